@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ModulesRegistryConfig(AppConfig):
+    name = "modules_registry"
+    verbose_name = "Modular CNN Hub registry"

@@ -1,0 +1,168 @@
+"""The worker side of a Job row: state transitions, progress, heartbeat, cancellation, recovery.
+
+The engine sees only a ``RunContext``; this module turns its callbacks into row updates.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import traceback
+from datetime import timedelta
+from typing import Iterator
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from modules_registry.models import Job
+from splitter_engine.runtime import EngineError, RunCancelled, RunContext, resolve_device
+
+log = logging.getLogger(__name__)
+
+PROGRESS_WRITE_INTERVAL = 0.5
+CANCEL_POLL_INTERVAL = 1.0
+
+
+class JobInputError(Exception):
+    """A job's request cannot be carried out as asked; the message tells the user what to fix."""
+
+
+def append_log(job_id: int, line: str) -> None:
+    stamp = timezone.now().strftime("%H:%M:%S")
+    Job.objects.filter(pk=job_id).update(log=Concat(F("log"), Value(f"[{stamp}] {line}\n")))
+
+
+class _ProgressWriter:
+    """Writes engine progress to the row, at most every PROGRESS_WRITE_INTERVAL unless the stage changes."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self._last_write = 0.0
+        self._last_stage = None
+
+    def __call__(self, fraction: float, stage: str, message: str, metrics: dict | None = None) -> None:
+        now = time.monotonic()
+        if stage == self._last_stage and not metrics and now - self._last_write < PROGRESS_WRITE_INTERVAL:
+            return
+        fields = {"progress": round(fraction, 4), "stage": stage[:80], "message": message}
+        if metrics:
+            fields["metrics"] = metrics
+        Job.objects.filter(pk=self.job_id).update(**fields)
+        if stage != self._last_stage or metrics:
+            append_log(self.job_id, f"{stage}: {message}" if message else stage)
+        self._last_write, self._last_stage = now, stage
+
+
+class _CancelProbe:
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self._last_poll = 0.0
+        self._cancelled = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_poll >= CANCEL_POLL_INTERVAL:
+            self._last_poll = now
+            self._cancelled = Job.objects.filter(pk=self.job_id, cancel_requested=True).exists()
+        return self._cancelled
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, job_id: int):
+        super().__init__(name=f"job-{job_id}-heartbeat", daemon=True)
+        self.job_id = job_id
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(settings.JOB_HEARTBEAT_SECONDS):
+                Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+        except Exception:  # a failed beat must never kill the job; the next worker's reaper decides
+            log.exception("heartbeat for job %s failed", self.job_id)
+        finally:
+            connection.close()
+
+
+def _finish(job_id: int, status: str, **fields) -> None:
+    Job.objects.filter(pk=job_id).update(status=status, finished_at=timezone.now(), **fields)
+
+
+@contextlib.contextmanager
+def running(job_id: int, worker_id: str = "") -> Iterator[tuple[Job, RunContext] | None]:
+    """Claim a queued job, run the body with a RunContext, and record how it ended.
+
+    Yields None when the job must not run (already ended, or cancelled while queued).
+    """
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED, cancel_requested=False).update(
+        status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, worker_id=worker_id[:64], stage="starting")
+    if not claimed:
+        Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+            status=Job.Status.CANCELLED, finished_at=now, message="cancelled before it started")
+        yield None
+        return
+    job = Job.objects.get(pk=job_id)
+    append_log(job_id, f"started on worker {worker_id or '?'}")
+    heartbeat = _Heartbeat(job_id)
+    heartbeat.start()
+    try:
+        device = resolve_device(job.device)
+        Job.objects.filter(pk=job_id).update(device=device)
+        ctx = RunContext(device=device, progress=_ProgressWriter(job_id), is_cancelled=_CancelProbe(job_id))
+        yield job, ctx
+    except RunCancelled:
+        append_log(job_id, "cancelled")
+        _finish(job_id, Job.Status.CANCELLED, message="cancelled by request")
+    except (EngineError, JobInputError) as exc:
+        append_log(job_id, f"failed: {exc}")
+        _finish(job_id, Job.Status.FAILED, error=str(exc), message=str(exc))
+    except Exception as exc:
+        log.exception("job %s crashed", job_id)
+        append_log(job_id, traceback.format_exc())
+        _finish(job_id, Job.Status.FAILED, error=f"internal error ({type(exc).__name__}): {exc}",
+                message="the job crashed; the log has the details")
+    else:
+        append_log(job_id, "succeeded")
+        _finish(job_id, Job.Status.SUCCEEDED, progress=1.0, stage="done")
+    finally:
+        heartbeat.stopped.set()
+        heartbeat.join(timeout=5)
+
+
+def recover_stale_jobs(timeout_seconds: float | None = None) -> int:
+    """Mark running jobs whose worker stopped sending heartbeats as failed; returns how many."""
+    timeout = settings.JOB_HEARTBEAT_TIMEOUT_SECONDS if timeout_seconds is None else timeout_seconds
+    cutoff = timezone.now() - timedelta(seconds=timeout)
+    stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff)
+    ids = list(stale.values_list("pk", flat=True))
+    for job_id in ids:
+        updated = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=Job.Status.FAILED, finished_at=timezone.now(),
+            error=f"its worker stopped responding (no heartbeat for {timeout:.0f} s); start the job again",
+            message="worker lost")
+        if updated:
+            append_log(job_id, "marked failed: worker lost")
+            log.warning("job %s: worker lost, marked failed", job_id)
+    return len(ids)
+
+
+class StaleJobReaper(threading.Thread):
+    """Runs recover_stale_jobs periodically for as long as a worker lives."""
+
+    def __init__(self):
+        super().__init__(name="stale-job-reaper", daemon=True)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(settings.JOB_HEARTBEAT_TIMEOUT_SECONDS / 2, 1.0)
+        while not self.stopped.wait(interval):
+            try:
+                close_old_connections()
+                recover_stale_jobs()
+            except Exception:
+                log.exception("stale job check failed")
+        connection.close()

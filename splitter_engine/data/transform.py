@@ -1,0 +1,54 @@
+"""Bring uint8 image arrays to a declared channel count and size."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from splitter_engine.data.limits import DatasetReadError
+
+_CHUNK = 2048
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's RGB -> L
+
+
+def parse_size(image_size) -> Optional[tuple[int, int]]:
+    """``None``, ``32``, ``(32, 32)`` or ``"32x32"`` -> (height, width) or None."""
+    if image_size is None:
+        return None
+    if isinstance(image_size, str):
+        parts = image_size.lower().replace("×", "x").split("x")
+        image_size = [int(p) for p in parts] if all(p.strip().isdigit() for p in parts) else None
+        if image_size is None:
+            raise DatasetReadError("image size must look like 32 or 32x32")
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    h, w = (int(v) for v in image_size)
+    if h < 1 or w < 1:
+        raise DatasetReadError(f"image size must be positive, got {h}x{w}")
+    return h, w
+
+
+def check_channels(channels: Optional[int]) -> None:
+    if channels not in (None, 1, 3):
+        raise DatasetReadError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
+
+
+def conform_images(images: np.ndarray, channels: Optional[int], size: Optional[tuple[int, int]]) -> np.ndarray:
+    """N x C x H x W uint8 -> the requested channels (grey <-> RGB) and size (bilinear, antialiased)."""
+    check_channels(channels)
+    if channels is not None and channels != images.shape[1]:
+        if channels == 3:
+            images = np.repeat(images, 3, axis=1)
+        else:
+            grey = np.tensordot(images.astype(np.float32), _LUMA.astype(np.float32), axes=([1], [0]))
+            images = np.round(grey)[:, None].clip(0, 255).astype(np.uint8)
+    if size is None or tuple(images.shape[2:]) == tuple(size):
+        return images
+    out = np.empty(images.shape[:2] + tuple(size), dtype=np.uint8)
+    for start in range(0, len(images), _CHUNK):
+        chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + _CHUNK])).float()
+        resized = F.interpolate(chunk, size=size, mode="bilinear", align_corners=False, antialias=True)
+        out[start:start + _CHUNK] = resized.round_().clamp_(0, 255).to(torch.uint8).numpy()
+    return out

@@ -1,0 +1,51 @@
+"""Plain value objects shared by every part of the engine."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model expects: a float32 tensor N x C x H x W, normalised per channel.
+
+    Pixels are scaled to [0, 1] first, then ``(x - mean[c]) / std[c]``.
+    """
+
+    channels: int
+    height: int
+    width: int
+    mean: tuple[float, ...] = field(default=())
+    std: tuple[float, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.channels < 1 or self.height < 1 or self.width < 1:
+            raise ValueError(f"input size must be positive, got C={self.channels} H={self.height} W={self.width}")
+        mean = tuple(float(m) for m in (self.mean or (0.0,) * self.channels))
+        std = tuple(float(s) for s in (self.std or (1.0,) * self.channels))
+        if len(mean) != self.channels or len(std) != self.channels:
+            raise ValueError(f"mean and std need one value per channel ({self.channels})")
+        if any(s <= 0 for s in std):
+            raise ValueError("std values must be positive")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.height, self.width)
+
+    def to_dict(self) -> dict:
+        return {"channels": self.channels, "height": self.height, "width": self.width,
+                "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "InputSpec":
+        try:
+            return cls(channels=int(data["channels"]), height=int(data["height"]), width=int(data["width"]),
+                       mean=tuple(data.get("mean") or ()), std=tuple(data.get("std") or ()))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"input spec needs channels, height, width (and optionally mean, std): {exc}") from exc
+
+
+def as_plain_dict(obj) -> dict:
+    """A JSON-ready dict of a dataclass (tuples become lists)."""
+    return asdict(obj)
