@@ -1,6 +1,7 @@
 """One settings module; everything that differs between machines comes from the environment.
 
-HUB_DATA_DIR      where the SQLite database and media live (default ./var)
+HUB_DATA_DIR      where the SQLite database and media live (default ./var); HUB_SQLITE_PATH and
+                  HUB_MEDIA_ROOT override the two parts
 DATABASE_URL      e.g. postgres://user:pass@host/db to use PostgreSQL instead of SQLite
 HUB_STORAGE       "local" (default) or "s3" (django-storages; AWS_* variables configure it)
 SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS   production settings
@@ -90,7 +91,9 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "hub.sqlite3",
+            "NAME": os.environ.get("HUB_SQLITE_PATH") or DATA_DIR / "hub.sqlite3",
+            # Tests use a file, not memory, so that a real worker process can share it.
+            "TEST": {"NAME": str(DATA_DIR / "test-hub.sqlite3")},
             "OPTIONS": {
                 # WAL lets the web server read while the worker writes; IMMEDIATE takes the write
                 # lock at BEGIN so two writers queue up instead of failing with "database is locked".
@@ -102,7 +105,7 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_ROOT = Path(os.environ.get("HUB_MEDIA_ROOT") or DATA_DIR / "media")
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"

@@ -50,7 +50,7 @@ class Job(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(progress__gte=0, progress__lte=1), name="job_progress_in_0_1"),
-            models.CheckConstraint(condition=models.Q(status__in=[s.value for s in Status]),
+            models.CheckConstraint(condition=models.Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
                                    name="job_status_known"),
             models.CheckConstraint(
                 condition=models.Q(status__in=["queued", "running"], finished_at__isnull=True)
