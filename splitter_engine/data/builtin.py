@@ -5,6 +5,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from splitter_engine.data.assemble import channel_stats
 from splitter_engine.data.dataset import ImageDataset, stratified_splits
 from splitter_engine.runtime import EngineError
 from splitter_engine.specs import InputSpec
@@ -24,13 +25,6 @@ def _digits_uint8() -> tuple[np.ndarray, np.ndarray]:
     return images[:, None, :, :], bunch.target.astype(np.int64)
 
 
-def _channel_stats(images: np.ndarray, train_idx: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    x = images[train_idx].astype(np.float64) / 255.0
-    mean = x.mean(axis=(0, 2, 3))
-    std = x.std(axis=(0, 2, 3))
-    return tuple(float(round(m, 6)) for m in mean), tuple(float(round(max(s, 1e-3), 6)) for s in std)
-
-
 def load_builtin(name: str) -> ImageDataset:
     if name not in BUILTIN_DATASETS:
         raise EngineError(f"unknown built-in data set {name!r}; choose one of {sorted(BUILTIN_DATASETS)}")
@@ -41,7 +35,7 @@ def load_builtin(name: str) -> ImageDataset:
     else:
         images = np.pad(images, ((0, 0), (0, 0), (4, 4), (4, 4)))
     splits = stratified_splits(labels, seed=SPLIT_SEED)
-    mean, std = _channel_stats(images, splits["train"])
+    mean, std = channel_stats(images, splits["train"])
     c, h, w = images.shape[1:]
     return ImageDataset(name=name, class_names=[str(i) for i in range(10)], images=images, labels=labels,
                         spec=InputSpec(c, h, w, mean, std), splits=splits)
