@@ -1,0 +1,199 @@
+"""Channel groups found from the model graph with torch-pruning's DependencyGraph.
+
+A *group* is a set of conv output channels that must be kept or dropped together: one root conv's
+channels plus every coupled channel (the other side of a residual add, a depthwise conv tied to its
+input, the offset slice of a concatenation). Each group has ``size`` root channels; one mask bit per
+root channel is the unit the search learns and extraction slices.
+
+Dropping root channel ``r`` physically removes it from every layer in the group. The same function is
+obtained without slicing by zeroing ``r`` where it is *consumed*: at the inputs of the channel-mixing
+layers (conv, linear) it reaches. Between producers and consumers every op is per channel (BN, ReLU,
+pooling, adds), so the two are equal; that is why gating hooks sit on consumer inputs.
+"""
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch_pruning as tp
+
+from splitter_engine.runtime import EngineError
+
+# Layers that mix channels in a way zeroing an input channel does not reproduce (normalising across
+# channels) or that the graph analysis cannot follow.
+_UNSUPPORTED = (
+    (nn.LayerNorm, "normalises across channels, so a dropped channel changes the others"),
+    (nn.GroupNorm, "normalises across channels, so a dropped channel changes the others"),
+    (nn.LocalResponseNorm, "mixes neighbouring channels"),
+    (nn.MultiheadAttention, "attention layers are not channel-sliceable convolutions"),
+    (nn.RNNBase, "recurrent layers are not supported"),
+    (nn.Embedding, "embeddings are not supported"),
+    (nn.ConvTranspose2d, "transposed convolutions are not supported"),
+    (nn.Conv1d, "only 2-d convolutions are supported"),
+    (nn.Conv3d, "only 2-d convolutions are supported"),
+)
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A channel-mixing layer reached by a group: its input positions and their root channels."""
+
+    module: str
+    positions: tuple[int, ...]
+    roots: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ChannelGroup:
+    index: int
+    root: str  # the conv whose output channels are the root channels
+    size: int
+    producers: tuple[str, ...]  # convs whose output channels belong to the group (kernels)
+    consumers: tuple[Consumer, ...]
+
+    @property
+    def kernels_per_channel(self) -> int:
+        return len(self.producers)
+
+
+@dataclass
+class ChannelGraph:
+    groups: list[ChannelGroup]
+    total_kernels: int  # every conv output channel in the model, grouped or not
+    fixed_kernels: int  # conv output channels no group controls (e.g. a conv classifier)
+
+    @property
+    def total_slots(self) -> int:
+        return sum(g.size for g in self.groups)
+
+    def offsets(self) -> list[int]:
+        out, pos = [], 0
+        for g in self.groups:
+            out.append(pos)
+            pos += g.size
+        return out
+
+    def slot_group(self) -> torch.Tensor:
+        """For every mask slot, the index of its group."""
+        return torch.cat([torch.full((g.size,), g.index, dtype=torch.long) for g in self.groups])
+
+    def slot_kernels(self) -> torch.Tensor:
+        """For every mask slot, how many conv kernels it keeps or drops."""
+        return torch.cat([torch.full((g.size,), float(g.kernels_per_channel)) for g in self.groups])
+
+    def kept_kernels(self, mask: torch.Tensor) -> torch.Tensor:
+        """Kernels kept by a mask over all slots (``...`` x total_slots)."""
+        return (mask * self.slot_kernels().to(mask.device)).sum(-1) + self.fixed_kernels
+
+    def split(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """A flat per-slot vector as one tensor per group."""
+        return list(torch.split(flat, [g.size for g in self.groups], dim=-1))
+
+
+def check_supported(model: nn.Module) -> None:
+    for name, module in model.named_modules():
+        for layer_type, why in _UNSUPPORTED:
+            if isinstance(module, layer_type):
+                raise EngineError(f"layer {name!r} ({type(module).__name__}) is not supported: {why}")
+        if isinstance(module, nn.Conv2d) and module.groups > 1 and not _is_depthwise(module):
+            raise EngineError(f"layer {name!r} (Conv2d with groups={module.groups}) is not supported: grouped "
+                              "convolutions other than depthwise cannot be sliced channel by channel")
+
+
+def _is_depthwise(conv: nn.Conv2d) -> bool:
+    return conv.groups == conv.out_channels and conv.out_channels > 1 and conv.groups == conv.in_channels
+
+
+@contextmanager
+def _trainable_for_tracing(model: nn.Module):
+    """The graph is traced through autograd, so parameters must require grad while it is built."""
+    flags = [p.requires_grad for p in model.parameters()]
+    try:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        with torch.enable_grad():
+            yield
+    finally:
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def build_dependency_graph(model: nn.Module, input_shape: tuple[int, int, int]) -> tp.DependencyGraph:
+    check_supported(model)
+    model.eval()
+    example = torch.randn(2, *input_shape, device=next(model.parameters()).device)
+    with _trainable_for_tracing(model), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return tp.DependencyGraph().build_dependency(model, example_inputs=example, verbose=False)
+        except EngineError:
+            raise
+        except Exception as exc:  # the model cannot run or be traced on this input
+            raise EngineError(f"cannot trace the model on inputs of shape {tuple(input_shape)}: {exc}") from exc
+
+
+def _touches_output(group) -> bool:
+    return any(item.dep.target.type == tp.ops.OPTYPE.OUTPUT for item in group)
+
+
+def analyse_channels(model: nn.Module, input_shape: tuple[int, int, int],
+                     dg: tp.DependencyGraph | None = None) -> ChannelGraph:
+    """The prunable channel groups of ``model`` for inputs of ``input_shape`` (C, H, W)."""
+    dg = dg or build_dependency_graph(model, input_shape)
+    names = {m: n for n, m in model.named_modules()}
+    groups: list[ChannelGroup] = []
+    grouped: set[str] = set()
+    for group in dg.get_all_groups(root_module_types=(nn.Conv2d,)):
+        # Channels that reach the model output are class scores (a conv classifier): never masked.
+        if _touches_output(group):
+            continue
+        root = group[0].dep.target.module
+        producers, consumers = [], []
+        for item in group:
+            module, handler = item.dep.target.module, item.dep.handler
+            if not isinstance(module, (nn.Conv2d, nn.Linear)):
+                continue
+            name = names[module]
+            if handler.__name__ == "prune_out_channels":
+                if isinstance(module, nn.Conv2d):
+                    producers.append(name)
+                    if _is_depthwise(module):  # its output channel is its input channel: consumes nothing
+                        continue
+                else:
+                    raise EngineError(f"layer {name!r} (Linear) shares output channels with convolution {names[root]!r}; "
+                                      "only convolution outputs can be masked")
+            if handler.__name__ == "prune_in_channels":
+                consumers.append(Consumer(name, tuple(int(i) for i in item.idxs), tuple(int(r) for r in item.root_idxs)))
+        producers = sorted(set(producers), key=producers.index)
+        grouped.update(producers)
+        groups.append(ChannelGroup(len(groups), names[root], root.out_channels, tuple(producers), tuple(consumers)))
+    if not groups:
+        raise EngineError("the model has no convolution channels that can be masked")
+    total = sum(m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d))
+    grouped_kernels = sum(g.size * g.kernels_per_channel for g in groups)
+    return ChannelGraph(groups=groups, total_kernels=total, fixed_kernels=total - grouped_kernels)
+
+
+def slice_groups(model: nn.Module, graph: ChannelGraph, keep: list[list[int]], dg: tp.DependencyGraph) -> nn.Module:
+    """Physically remove every root channel not in ``keep[g]`` from ``model`` (in place).
+
+    ``dg`` must be the dependency graph of this very model object. Root indices stay valid while
+    groups are pruned one after another because each root conv's outputs belong to its group only.
+    """
+    modules = dict(model.named_modules())
+    with _trainable_for_tracing(model), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for group, kept in zip(graph.groups, keep):
+            kept_set = set(int(k) for k in kept)
+            if not kept_set:
+                raise EngineError(f"group {group.index} ({group.root}) would keep no channel")
+            drop = [r for r in range(group.size) if r not in kept_set]
+            if not drop:
+                continue
+            root = modules[group.root]
+            pruner = dg.get_pruner_of_module(root)
+            dg.get_pruning_group(root, pruner.prune_out_channels, drop).prune(record_history=False)
+    return model
