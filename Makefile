@@ -28,6 +28,7 @@ run: demo
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash scripts/run_hub.sh
 
 test: $(STAMP)
+	bash scripts/ensure_test_deps.sh
 	$(PY) -m pytest
 
 bench-quick: $(STAMP)

@@ -138,8 +138,9 @@ JOB_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("HUB_JOB_HEARTBEAT_TIMEOUT_
 
 # Uploads: refused while streaming once over this size (bytes).
 HUB_MAX_UPLOAD_BYTES = int(os.environ.get("HUB_MAX_UPLOAD_BYTES", str(2 * 1024**3)))
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = None
+# Every upload streams to a temporary file (never held in memory) through the size check.
+FILE_UPLOAD_HANDLERS = ["modules_registry.uploads.SizeLimitedUploadHandler",
+                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

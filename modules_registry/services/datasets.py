@@ -1,13 +1,13 @@
 from __future__ import annotations
 
+from modules_registry import uploads
 from modules_registry.models import Dataset, Job
 from modules_registry.services.jobs import ServiceError, start_job
+from modules_registry.services.validation import clean_name, clean_seed, clean_visibility
 from splitter_engine.data import BUILTIN_DATASETS
 
 
 def _check_name_free(owner, name: str) -> None:
-    if not name or not name.strip():
-        raise ServiceError("give the data set a name", field="name")
     if Dataset.objects.filter(owner=owner, name=name).exists():
         raise ServiceError(f"you already have a data set named {name!r}; choose another name",
                            code="duplicate_name", field="name", status=409)
@@ -22,3 +22,29 @@ def import_builtin_dataset(*, owner, builtin: str, name: str | None = None, visi
     return start_job(kind=Job.Kind.IMPORT_DATASET, owner=owner, device="cpu",
                      params={"builtin": builtin, "name": name, "source": "builtin", "visibility": visibility,
                              "description": BUILTIN_DATASETS[builtin]})
+
+
+def upload_dataset(*, owner, archive, name: str, fmt: str = "auto", image_size=None, channels: int | None = None,
+                   seed: int = 0, visibility: str = "public", description: str = "") -> Job:
+    """Stage an uploaded archive; the import job reads it, and on any problem fails and keeps nothing."""
+    from splitter_engine.data.read import FORMATS, detect_format
+    from splitter_engine.runtime import EngineError
+
+    name = clean_name(name, what="data set")
+    _check_name_free(owner, name)
+    if fmt != "auto" and fmt not in FORMATS:
+        raise ServiceError(f"format must be auto or one of {', '.join(FORMATS)}", field="format")
+    if channels not in (None, 1, 3):
+        raise ServiceError("channels must be 1 or 3", field="channels")
+    try:
+        path = getattr(archive, "temporary_file_path", lambda: None)()
+        detect_format(path or archive)
+    except EngineError as exc:
+        raise ServiceError(str(exc), code="invalid_file", field="archive") from exc
+    finally:
+        archive.seek(0)
+    staged = uploads.stage(archive)
+    return start_job(kind=Job.Kind.IMPORT_DATASET, owner=owner, device="cpu", params={
+        "staged": staged, "format": fmt, "name": name, "description": description,
+        "image_size": list(image_size) if image_size else None, "channels": channels, "seed": clean_seed(seed),
+        "visibility": clean_visibility(visibility), "source": "upload", "filename": getattr(archive, "name", "")})

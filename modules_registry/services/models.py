@@ -1,0 +1,121 @@
+"""Base models: upload, train, evaluate. Each starts a job; the worker writes the rows."""
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from modules_registry import uploads
+from modules_registry.models import BaseModel, Dataset, Job
+from modules_registry.services.jobs import ServiceError, start_job
+from modules_registry.services.validation import (check_name_free, clean_class_names, clean_input_spec, clean_name,
+                                                  clean_seed, clean_visibility)
+from splitter_engine.architectures import list_architectures
+from splitter_engine.runtime import EngineError
+
+WEIGHT_SUFFIXES = {".safetensors": "safetensors", ".pt": "pt", ".pth": "pt", ".onnx": "onnx"}
+
+
+def clean_architecture(name: str, kwargs) -> tuple[str, dict]:
+    known = {entry["name"] for entry in list_architectures()}
+    if name not in known:
+        raise ServiceError(f"unknown architecture {name!r}; choose one of: {', '.join(sorted(known))}",
+                           code="unknown_architecture", field="architecture")
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, dict):
+        raise ServiceError("arch_kwargs must be an object, e.g. {\"width\": 0.25}", field="arch_kwargs")
+    return name, kwargs
+
+
+def _weights_format(filename: str) -> str:
+    suffix = PurePath(filename or "").suffix.lower()
+    if suffix not in WEIGHT_SUFFIXES:
+        raise ServiceError("upload weights as .safetensors (preferred), a PyTorch state_dict (.pt/.pth), "
+                           "or an .onnx file", code="unsupported_file", field="weights")
+    return WEIGHT_SUFFIXES[suffix]
+
+
+def _check_weights_file(fmt: str, uploaded) -> None:
+    """Checks that are safe in the web process (no unpickling); the worker does the rest."""
+    from splitter_engine import weights
+
+    path = getattr(uploaded, "temporary_file_path", lambda: None)()
+    try:
+        if fmt == "safetensors":
+            weights.inspect_safetensors(path or uploaded)
+        elif fmt == "onnx":
+            weights.inspect_onnx(path or uploaded)
+    except EngineError as exc:
+        raise ServiceError(str(exc), code="invalid_file", field="weights") from exc
+    finally:
+        uploaded.seek(0)
+
+
+def upload_model(*, owner, weights, name: str, class_names, input_spec, architecture: str = "",
+                 arch_kwargs=None, dataset: Dataset | None = None, visibility: str = "public",
+                 description: str = "") -> Job:
+    name = clean_name(name, what="model")
+    check_name_free(BaseModel, owner, name, what="model")
+    fmt = _weights_format(getattr(weights, "name", ""))
+    class_names = clean_class_names(class_names)
+    input_spec = clean_input_spec(input_spec)
+    if fmt != "onnx":
+        architecture, arch_kwargs = clean_architecture(architecture, arch_kwargs)
+    if dataset is not None:
+        _check_dataset_matches(dataset, class_names, input_spec)
+    _check_weights_file(fmt, weights)
+    staged = uploads.stage(weights)
+    return start_job(kind=Job.Kind.IMPORT_MODEL, owner=owner, device="cpu", params={
+        "staged": staged, "format": fmt, "name": name, "description": description,
+        "architecture": architecture if fmt != "onnx" else "", "arch_kwargs": arch_kwargs or {},
+        "class_names": class_names, "input_spec": input_spec, "dataset": dataset.pk if dataset else None,
+        "visibility": clean_visibility(visibility), "filename": getattr(weights, "name", "")})
+
+
+def _check_dataset_matches(dataset: Dataset, class_names: list[str], input_spec: dict) -> None:
+    if len(class_names) != dataset.num_classes:
+        raise ServiceError(f"the model declares {len(class_names)} classes but data set {dataset.name!r} has "
+                           f"{dataset.num_classes}", code="class_count_mismatch", field="class_names")
+    spec = dataset.input_spec
+    if (input_spec["channels"], input_spec["height"], input_spec["width"]) != (
+            spec["channels"], spec["height"], spec["width"]):
+        raise ServiceError("the model's input shape differs from the data set's "
+                           f"({spec['channels']}x{spec['height']}x{spec['width']})", code="input_mismatch",
+                           field="input_spec")
+
+
+def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arch_kwargs=None,
+                   config: dict | None = None, device: str = "auto", visibility: str = "public",
+                   description: str = "") -> Job:
+    from splitter_engine.training import TrainConfig
+
+    name = clean_name(name, what="model")
+    check_name_free(BaseModel, owner, name, what="model")
+    architecture, arch_kwargs = clean_architecture(architecture, arch_kwargs)
+    config = dict(config or {})
+    try:
+        train_config = TrainConfig.from_dict(config)
+    except (EngineError, TypeError, ValueError) as exc:
+        raise ServiceError(f"training config: {exc}", field="config") from exc
+    if train_config.classes:
+        unknown = [c for c in train_config.classes if c not in dataset.class_names]
+        if unknown:
+            raise ServiceError(f"classes {unknown} are not in data set {dataset.name!r}", field="config")
+    return start_job(kind=Job.Kind.TRAIN, owner=owner, device=device, params={
+        "dataset": dataset.pk, "name": name, "description": description, "architecture": architecture,
+        "arch_kwargs": arch_kwargs, "config": train_config.to_dict(), "visibility": clean_visibility(visibility)})
+
+
+def start_evaluation(*, owner, model: BaseModel, dataset: Dataset | None = None, split: str = "test",
+                     device: str = "auto") -> Job:
+    if not model.decomposable:
+        raise ServiceError("ONNX entries are stored for download only and cannot be evaluated here",
+                           code="not_supported", field="model")
+    dataset = dataset or model.dataset
+    if dataset is None:
+        raise ServiceError("this model has no training data set on record; choose a data set to evaluate on",
+                           field="dataset")
+    if split not in ("train", "val", "test"):
+        raise ServiceError("split must be train, val or test", field="split")
+    _check_dataset_matches(dataset, model.class_names, model.input_spec)
+    return start_job(kind=Job.Kind.EVALUATE, owner=owner, device=device,
+                     params={"model": model.pk, "dataset": dataset.pk, "split": split})
