@@ -1,9 +1,10 @@
 """All reads, visibility-aware: a private entry is invisible (404) to everyone but its owner."""
 from __future__ import annotations
 
+from django.db.models import ExpressionWrapper, F, FloatField, Q
 from django.shortcuts import get_object_or_404
 
-from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Job, Module
+from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Evaluation, Job, Module
 
 
 def datasets_visible_to(user):
@@ -46,3 +47,107 @@ def hub_summary(user) -> dict:
         "modules": modules_visible_to(user).count(),
         "builds": builds_visible_to(user).count(),
     }
+
+
+# --- Browsing: filtered, sorted lists and detail reads used by the web pages -------------------------
+
+MODEL_SORTS = {"newest": "-created_at", "oldest": "created_at", "name": "name", "params": "params"}
+MODULE_SORTS = {"newest": "-created_at", "class": "class_name", "kept": "kept_kernels_ratio",
+                "-kept": "-kept_kernels_ratio", "f1": "-f1", "params": "params", "flops": "flops"}
+
+
+def models_filtered(user, *, q: str = "", dataset: int | None = None, architecture: str = "",
+                    fmt: str = "", owner: str = "", sort: str = "newest"):
+    qs = models_visible_to(user)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(architecture__icontains=q) | Q(dataset__name__icontains=q)
+                       | Q(class_names__icontains=q))
+    if dataset:
+        qs = qs.filter(dataset_id=dataset)
+    if architecture:
+        qs = qs.filter(architecture=architecture)
+    if fmt:
+        qs = qs.filter(format=fmt)
+    if owner:
+        qs = qs.filter(owner__username=owner)
+    return qs.select_related("owner").order_by(MODEL_SORTS.get(sort, "-created_at"), "-id")
+
+
+def modules_filtered(user, *, q: str = "", model: int | None = None, dataset: int | None = None,
+                     min_kept: float | None = None, max_kept: float | None = None, sort: str = "newest"):
+    qs = modules_visible_to(user).select_related("base_model__dataset", "owner").annotate(
+        kept_kernels_ratio=ExpressionWrapper(F("kept_kernels") * 1.0 / F("total_kernels"), output_field=FloatField()))
+    if q:
+        qs = qs.filter(Q(class_name__icontains=q) | Q(base_model__name__icontains=q)
+                       | Q(base_model__architecture__icontains=q) | Q(base_model__dataset__name__icontains=q))
+    if model:
+        qs = qs.filter(base_model_id=model)
+    if dataset:
+        qs = qs.filter(base_model__dataset_id=dataset)
+    if min_kept is not None:
+        qs = qs.filter(kept_kernels_ratio__gte=min_kept)
+    if max_kept is not None:
+        qs = qs.filter(kept_kernels_ratio__lte=max_kept)
+    return qs.order_by(MODULE_SORTS.get(sort, "-created_at"), "-id")
+
+
+def search(user, q: str, limit: int = 20) -> dict:
+    """Models and modules matching a class name, data set, architecture or name."""
+    q = (q or "").strip()
+    if not q:
+        return {"models": [], "modules": [], "datasets": []}
+    return {
+        "models": list(models_filtered(user, q=q)[:limit]),
+        "modules": list(modules_filtered(user, q=q, sort="class")[:limit]),
+        "datasets": list(datasets_visible_to(user).filter(Q(name__icontains=q) | Q(class_names__icontains=q))[:limit]),
+    }
+
+
+def evaluations_of(user, model: BaseModel):
+    return Evaluation.objects.visible_to(user).filter(model=model).select_related("dataset")
+
+
+def modules_of_decomposition(user, decomposition: Decomposition):
+    return modules_visible_to(user).filter(decomposition=decomposition).order_by("class_index")
+
+
+def decompositions_of(user, model: BaseModel):
+    return decompositions_visible_to(user).filter(base_model=model).select_related("dataset")
+
+
+def builds_of_model(user, model: BaseModel):
+    return builds_visible_to(user).filter(base_models=model).distinct()
+
+
+def job_of(user, row):
+    """The job that produced ``row``, if the user may see it."""
+    if row.job_id is None:
+        return None
+    return jobs_visible_to(user).filter(pk=row.job_id).first()
+
+
+def dataset_samples(dataset: Dataset, *, per_class: int = 8, split: str = "train", max_classes: int = 20) -> list:
+    """Up to ``per_class`` uint8 images (C x H x W) of each of the first ``max_classes`` classes."""
+    from modules_registry import blobs
+    from splitter_engine.data.packed import unpack
+
+    with blobs.open_blob(dataset.arrays) as handle:
+        data = unpack(handle)
+    indices = data.splits.get(split)
+    if indices is None or not len(indices):
+        indices = range(len(data.labels))
+    picked: dict[int, list] = {c: [] for c in range(min(data.num_classes, max_classes))}
+    for i in indices:
+        label = int(data.labels[i])
+        if label in picked and len(picked[label]) < per_class:
+            picked[label].append(data.images[i])
+    return [(dataset.class_names[c], images) for c, images in picked.items()]
+
+
+def module_spec(module: Module) -> dict:
+    """The module's JSON spec (architecture, kept channels per group), as stored."""
+    import json
+
+    from modules_registry import blobs
+
+    return json.loads(blobs.read_bytes(module.spec).decode("utf-8"))

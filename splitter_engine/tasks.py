@@ -6,15 +6,31 @@ row in one transaction, so a failed or cancelled job writes nothing.
 """
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
 from django_tasks import TaskContext, task
 
-from modules_registry import blobs
+from modules_registry import blobs, uploads
 from modules_registry.job_runtime import JobInputError, running
 from modules_registry.models import Dataset, Job
 from modules_registry.services import registration
+from splitter_engine.architectures import ArchSpec
 from splitter_engine.data import ImageDataset, load_builtin
 from splitter_engine.data.packed import pack, unpack
+from splitter_engine.data.read import detect_format, read_dataset
+from splitter_engine.onnx_upload import inspect_onnx
+from splitter_engine.profile import model_size
 from splitter_engine.runtime import RunContext
+from splitter_engine.specs import InputSpec
+from splitter_engine.weights import (build_with_weights, read_safetensors, read_torch_state_dict,
+                                     state_dict_to_safetensors)
+
+# Uploaded archives up to this size are kept beside the decoded arrays, for download as uploaded.
+ARCHIVE_KEEP_BYTES = 512 * 1024 * 1024
 
 
 def load_dataset(row: Dataset) -> ImageDataset:
@@ -22,26 +38,80 @@ def load_dataset(row: Dataset) -> ImageDataset:
         return unpack(handle.read())
 
 
+@contextlib.contextmanager
+def staged_upload(job: Job, suffix: str = "") -> Iterator[Path]:
+    """The job's staged upload as a local file; the staged copy is removed however the job ends."""
+    name = job.params["staged"]
+    try:
+        with uploads.open_staged(name) as source, tempfile.NamedTemporaryFile(suffix=suffix) as local:
+            shutil.copyfileobj(source, local, blobs.CHUNK)
+            local.flush()
+            yield Path(local.name)
+    except FileNotFoundError:
+        raise JobInputError("the uploaded file is no longer staged; upload it again") from None
+    finally:
+        uploads.discard(name)
+
+
+SOURCE_OF_FORMAT = {"image-zip": Dataset.Source.IMAGE_ZIP, "npz": Dataset.Source.NPZ}
+
+
 def _import_dataset(job: Job, ctx: RunContext) -> dict:
     params = job.params
-    ctx.report(0.05, "reading", f"reading {params.get('builtin') or params.get('format')}")
+    archive = None
     if params.get("builtin"):
+        ctx.report(0.05, "reading", f"loading built-in {params['builtin']}")
         dataset = load_builtin(params["builtin"])
+        source = Dataset.Source.BUILTIN
     else:
-        raise JobInputError("only built-in data sets can be imported so far")
+        ctx.report(0.05, "reading", f"reading {params.get('filename') or 'the upload'}")
+        with staged_upload(job) as path:
+            fmt = params.get("format") or "auto"
+            dataset = read_dataset(path, fmt, name=params["name"], image_size=params.get("image_size"),
+                                   channels=params.get("channels"), seed=params.get("seed", 0), ctx=ctx)
+            ctx.check_cancelled()
+            kind = detect_format(path) if fmt == "auto" else fmt
+            source = SOURCE_OF_FORMAT.get(kind, Dataset.Source.CIFAR)
+            archive = path.read_bytes() if path.stat().st_size <= ARCHIVE_KEEP_BYTES else None
     ctx.check_cancelled()
-    ctx.report(0.7, "storing", f"{len(dataset.labels)} images in {dataset.num_classes} classes")
+    ctx.report(0.8, "storing", f"{len(dataset.labels)} images in {dataset.num_classes} classes")
     row = registration.register_dataset(
         owner=job.owner, job=job, name=params["name"], description=params.get("description", ""),
-        source=params.get("source", "builtin"), visibility=params.get("visibility", "public"),
+        source=source, visibility=params.get("visibility", "public"),
         class_names=dataset.class_names, input_spec=dataset.spec.to_dict(),
         class_counts={split: dataset.class_counts(split) for split in dataset.splits},
-        split_seed=params.get("seed", 0), packed_arrays=pack(dataset), archive_blob=None)
+        split_seed=params.get("seed", 0), packed_arrays=pack(dataset), archive=archive)
     return {"dataset": row.pk}
+
+
+def _import_model(job: Job, ctx: RunContext) -> dict:
+    params = job.params
+    fmt = params["format"]
+    ctx.report(0.1, "reading", f"reading {params.get('filename') or 'the upload'}")
+    with staged_upload(job, suffix="." + fmt) as path:
+        if fmt == "onnx":
+            summary = inspect_onnx(path)
+            onnx_bytes = path.read_bytes()
+            row = registration.register_model(
+                owner=job.owner, job=job, params=params, weights=onnx_bytes, media_type="application/onnx",
+                params_count=summary.parameter_count, flops=None)
+            return {"model": row.pk}
+        tensors = read_torch_state_dict(path) if fmt == "pt" else read_safetensors(path).tensors
+    ctx.check_cancelled()
+    spec = ArchSpec(name=params["architecture"], num_classes=len(params["class_names"]),
+                    in_channels=params["input_spec"]["channels"], kwargs=params.get("arch_kwargs") or {})
+    ctx.report(0.5, "checking", f"loading the weights strictly into {spec.name}")
+    model = build_with_weights(spec, tensors)
+    size = model_size(model, InputSpec.from_dict(params["input_spec"]))
+    row = registration.register_model(
+        owner=job.owner, job=job, params=params, weights=state_dict_to_safetensors(model.state_dict()),
+        media_type="application/safetensors", params_count=size.params, flops=size.flops)
+    return {"model": row.pk}
 
 
 HANDLERS = {
     Job.Kind.IMPORT_DATASET: _import_dataset,
+    Job.Kind.IMPORT_MODEL: _import_model,
 }
 
 

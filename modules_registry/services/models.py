@@ -1,6 +1,8 @@
 """Base models: upload, train, evaluate. Each starts a job; the worker writes the rows."""
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import PurePath
 
 from modules_registry import uploads
@@ -9,7 +11,9 @@ from modules_registry.services.jobs import ServiceError, start_job
 from modules_registry.services.validation import (check_name_free, clean_class_names, clean_input_spec, clean_name,
                                                   clean_seed, clean_visibility)
 from splitter_engine.architectures import list_architectures
+from splitter_engine.onnx_upload import inspect_onnx
 from splitter_engine.runtime import EngineError
+from splitter_engine.safetensors_header import check_safetensors_header
 
 WEIGHT_SUFFIXES = {".safetensors": "safetensors", ".pt": "pt", ".pth": "pt", ".onnx": "onnx"}
 
@@ -36,18 +40,29 @@ def _weights_format(filename: str) -> str:
 
 def _check_weights_file(fmt: str, uploaded) -> None:
     """Checks that are safe in the web process (no unpickling); the worker does the rest."""
-    from splitter_engine import weights
+    with _local_path(uploaded) as path:
+        try:
+            if fmt == "safetensors":
+                check_safetensors_header(path)
+            elif fmt == "onnx":
+                inspect_onnx(path)
+        except EngineError as exc:
+            raise ServiceError(str(exc), code="invalid_file", field="weights") from exc
+    uploaded.seek(0)
 
-    path = getattr(uploaded, "temporary_file_path", lambda: None)()
-    try:
-        if fmt == "safetensors":
-            weights.inspect_safetensors(path or uploaded)
-        elif fmt == "onnx":
-            weights.inspect_onnx(path or uploaded)
-    except EngineError as exc:
-        raise ServiceError(str(exc), code="invalid_file", field="weights") from exc
-    finally:
+
+@contextlib.contextmanager
+def _local_path(uploaded):
+    """A path to the upload's bytes: its temporary file, or a copy of an in-memory upload."""
+    if hasattr(uploaded, "temporary_file_path"):
+        yield uploaded.temporary_file_path()
+        return
+    with tempfile.NamedTemporaryFile() as copy:
         uploaded.seek(0)
+        for chunk in uploaded.chunks():
+            copy.write(chunk)
+        copy.flush()
+        yield copy.name
 
 
 def upload_model(*, owner, weights, name: str, class_names, input_spec, architecture: str = "",
