@@ -54,6 +54,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    # REST API (issue 7)
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +147,49 @@ HUB_MAX_UPLOAD_BYTES = int(os.environ.get("HUB_MAX_UPLOAD_BYTES", str(2 * 1024**
 # Every upload streams to a temporary file (never held in memory) through the size check.
 FILE_UPLOAD_HANDLERS = ["modules_registry.uploads.SizeLimitedUploadHandler",
                         "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+
+# --- REST API (issue 7) -------------------------------------------------------------------------
+# Session auth for the browser (with CSRF), API tokens ("Authorization: Bearer hub_…") for scripts.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["modules_registry.api.authentication.BearerTokenAuthentication",
+                                       "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["modules_registry.api.permissions.ReadAnyWriteWithScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
+                                "rest_framework.filters.SearchFilter", "rest_framework.filters.OrderingFilter"],
+    "DEFAULT_PAGINATION_CLASS": "modules_registry.api.pagination.HubPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "modules_registry.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle",
+                                 "rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("HUB_THROTTLE_ANON", "600/min"),
+        "user": os.environ.get("HUB_THROTTLE_USER", "1200/min"),
+        "uploads": os.environ.get("HUB_THROTTLE_UPLOADS", "60/hour"),
+        "builds": os.environ.get("HUB_THROTTLE_BUILDS", "120/hour"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Modular CNN Hub API",
+    "DESCRIPTION": "Store CNN classifiers, split them into per-class modules, build new classifiers as ONNX. "
+                   "Errors are {code, message, details}; commands answer 202 with the job to poll.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "JobKindEnum": "modules_registry.models.Job.Kind",
+        "BuildKindEnum": "modules_registry.models.Build.Kind",
+        "ModelFormatEnum": "modules_registry.models.BaseModel.Format",
+        "DatasetUploadFormatEnum": "modules_registry.api.serializers.commands.DATASET_FORMATS",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "modules_registry.api.schema.add_error_responses"],
+}
+# --- end REST API ---------------------------------------------------------------------------------
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -52,6 +52,10 @@ def add_error_responses(result, generator, request, public):
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             errors = READ_ERRORS if method in ("get", "head", "options") else WRITE_ERRORS
+            if method in ("get", "head") and operation.get("security") and {} not in operation["security"]:
+                operation["security"].append({})  # anonymous callers read public entries
+            if "206" in operation["responses"]:
+                errors = {**errors, "416": "The range is outside the file"}
             for status, description in errors.items():
                 operation["responses"].setdefault(
                     status, {"description": description, "content": {"application/json": {"schema": ref}}})

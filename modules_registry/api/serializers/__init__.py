@@ -1,0 +1,1 @@
+"""Serializers validate input and format output; they never write rows (services do)."""
