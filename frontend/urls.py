@@ -1,8 +1,30 @@
 from django.urls import path
 
-from frontend import views
+from frontend.views import datasets, decompositions, home, jobs, models, modules
 
 app_name = "frontend"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
+    path("datasets/", datasets.dataset_list, name="dataset_list"),
+    path("datasets/new/", datasets.dataset_new, name="dataset_new"),
+    path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset_detail"),
+    path("datasets/<int:pk>/samples.png", datasets.dataset_samples, name="dataset_samples"),
+    path("datasets/<int:pk>/download/", datasets.dataset_download, name="dataset_download"),
+    path("models/", models.model_list, name="model_list"),
+    path("models/new/", models.model_new, name="model_new"),
+    path("models/train/", models.model_train, name="model_train"),
+    path("models/<int:pk>/", models.model_detail, name="model_detail"),
+    path("models/<int:pk>/evaluate/", models.model_evaluate, name="model_evaluate"),
+    path("models/<int:pk>/decompose/", models.model_decompose, name="model_decompose"),
+    path("models/<int:pk>/download/", models.model_download, name="model_download"),
+    path("decompositions/", decompositions.decomposition_list, name="decomposition_list"),
+    path("decompositions/<int:pk>/", decompositions.decomposition_detail, name="decomposition_detail"),
+    path("decompositions/<int:pk>/download/", decompositions.decomposition_download, name="decomposition_download"),
+    path("modules/", modules.module_list, name="module_list"),
+    path("modules/<int:pk>/", modules.module_detail, name="module_detail"),
+    path("modules/<int:pk>/download/<str:part>/", modules.module_download, name="module_download"),
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/<int:pk>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/status/", jobs.job_status, name="job_status"),
+    path("jobs/<int:pk>/cancel/", jobs.job_cancel, name="job_cancel"),
 ]

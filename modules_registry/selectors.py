@@ -131,8 +131,7 @@ def dataset_samples(dataset: Dataset, *, per_class: int = 8, split: str = "train
     from modules_registry import blobs
     from splitter_engine.data.packed import unpack
 
-    with blobs.open_blob(dataset.arrays) as handle:
-        data = unpack(handle)
+    data = unpack(blobs.read_bytes(dataset.arrays))
     indices = data.splits.get(split)
     if indices is None or not len(indices):
         indices = range(len(data.labels))

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from modules_registry.models import Visibility
+
+DEVICE_CHOICES = [("auto", "Auto (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)")]
+
+
+def visibility_field() -> forms.ChoiceField:
+    return forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PUBLIC,
+                             help_text="Private entries are visible to you only.")
+
+
+def apply_service_error(form: forms.Form, exc, field_map: dict[str, str] | None = None) -> None:
+    """Show a ServiceError beside the field that caused it (or above the form when it has no field)."""
+    field = (field_map or {}).get(exc.field, exc.field)
+    form.add_error(field if field in form.fields else None, str(exc))
+
+
+def split_names(text: str) -> list[str]:
+    """Class names typed one per line or separated by commas."""
+    separator = "\n" if "\n" in text else ","
+    return [part.strip() for part in text.split(separator) if part.strip()]
+
+
+def parse_floats(text: str, *, field: str) -> list[float]:
+    try:
+        return [float(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise forms.ValidationError({field: "give numbers separated by commas, e.g. 0.5, 0.5, 0.5"}) from None
+
+
+class JSONObjectField(forms.CharField):
+    """A text area holding a JSON object ({} when empty)."""
+
+    widget = forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "mono"})
+
+    def to_python(self, value):
+        value = (value or "").strip()
+        if not value:
+            return {}
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError('give a JSON object, e.g. {"width": 0.25}')
+        return parsed
+
+    def prepare_value(self, value):
+        return json.dumps(value) if isinstance(value, dict) else value

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from django import forms
+
+from frontend.forms.common import DEVICE_CHOICES, JSONObjectField, parse_floats, split_names, visibility_field
+from modules_registry.models import Decomposition
+
+
+def architecture_choices(blank: str | None = None) -> list[tuple[str, str]]:
+    from splitter_engine.architectures import list_architectures
+
+    choices = [(a["name"], f"{a['name']} ({a['family']})") for a in list_architectures()]
+    return ([("", blank)] if blank else []) + choices
+
+
+def dataset_choices(datasets, blank: str) -> list:
+    return [("", blank)] + [(d.pk, f"{d.name} ({d.num_classes} classes)") for d in datasets]
+
+
+class ModelUploadForm(forms.Form):
+    """Weights plus what the file cannot say: architecture, class names, input spec."""
+
+    name = forms.CharField(max_length=120)
+    weights = forms.FileField(help_text=".safetensors (preferred), a PyTorch state_dict (.pt/.pth), or .onnx "
+                                        "(ONNX entries are stored for download only).")
+    architecture = forms.ChoiceField(required=False, help_text="Not needed for ONNX files.")
+    arch_kwargs = JSONObjectField(label="Architecture options (JSON)", required=False,
+                                  help_text='For example {"width": 0.25}.')
+    dataset = forms.TypedChoiceField(label="Trained on", required=False, coerce=int, empty_value=None)
+    class_names = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                  help_text="In output order, one per line or comma-separated. "
+                                            "Leave empty to use the data set's.")
+    channels = forms.IntegerField(required=False, min_value=1, max_value=4)
+    height = forms.IntegerField(required=False, min_value=1, max_value=4096)
+    width = forms.IntegerField(required=False, min_value=1, max_value=4096)
+    mean = forms.CharField(required=False, help_text="Per channel, comma-separated (optional).")
+    std = forms.CharField(required=False, help_text="Per channel, comma-separated (optional).")
+    visibility = visibility_field()
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, datasets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.datasets = {d.pk: d for d in datasets}
+        self.fields["architecture"].choices = architecture_choices(blank="— (ONNX file)")
+        self.fields["dataset"].choices = dataset_choices(datasets, "Unknown / not in the hub")
+
+    def clean(self):
+        data = super().clean()
+        dataset = self.datasets.get(data.get("dataset"))
+        data["dataset_row"] = dataset
+        names = split_names(data.get("class_names") or "")
+        if not names and dataset is not None:
+            names = list(dataset.class_names)
+        if not names:
+            self.add_error("class_names", "give the class names in output order, or choose the data set")
+        data["class_name_list"] = names
+        spec = dict(dataset.input_spec) if dataset is not None else {}
+        for key in ("channels", "height", "width"):
+            if data.get(key):
+                spec[key] = data[key]
+        for key in ("mean", "std"):
+            if data.get(key):
+                spec[key] = parse_floats(data[key], field=key)
+        missing = [k for k in ("channels", "height", "width") if not spec.get(k)]
+        if missing:
+            self.add_error("channels" if "channels" in missing else missing[0],
+                           "give the input size (channels, height, width) or choose the data set")
+        data["input_spec"] = spec
+        return data
+
+
+class TrainForm(forms.Form):
+    dataset = forms.TypedChoiceField(label="Data set", coerce=int)
+    name = forms.CharField(max_length=120)
+    architecture = forms.ChoiceField(initial="simcnn")
+    arch_kwargs = JSONObjectField(label="Architecture options (JSON)", required=False, initial={"width": 0.25})
+    epochs = forms.IntegerField(min_value=1, max_value=500, initial=5)
+    config = JSONObjectField(label="More training settings (JSON)", required=False,
+                             help_text='Optional, e.g. {"lr": 0.01, "batch_size": 128}.')
+    device = forms.ChoiceField(choices=DEVICE_CHOICES, initial="auto")
+    visibility = visibility_field()
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, datasets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.datasets = {d.pk: d for d in datasets}
+        self.fields["dataset"].choices = dataset_choices(datasets, "Choose a data set")
+        self.fields["architecture"].choices = architecture_choices()
+
+    def clean(self):
+        data = super().clean()
+        data["dataset_row"] = self.datasets.get(data.get("dataset"))
+        if data.get("dataset") and data["dataset_row"] is None:
+            self.add_error("dataset", "choose a data set you can see")
+        data["train_config"] = {**(data.get("config") or {}), "epochs": data.get("epochs")}
+        return data
+
+
+class EvaluateForm(forms.Form):
+    dataset = forms.TypedChoiceField(label="Data set", coerce=int, required=False, empty_value=None)
+    split = forms.ChoiceField(choices=[("test", "test"), ("val", "validation"), ("train", "train")], initial="test")
+    device = forms.ChoiceField(choices=DEVICE_CHOICES, initial="auto")
+
+    def __init__(self, *args, datasets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.datasets = {d.pk: d for d in datasets}
+        self.fields["dataset"].choices = dataset_choices(datasets, "The one it was trained on")
+
+
+class DecomposeForm(forms.Form):
+    method = forms.ChoiceField(choices=Decomposition.Method.choices, initial=Decomposition.Method.GRADSPLITTER)
+    preset = forms.CharField(initial="fast", max_length=20,
+                             help_text="fast (tuned, minutes on CPU) or paper (the published settings).")
+    overrides = JSONObjectField(label="Config overrides (JSON)", required=False,
+                                help_text='Optional, e.g. {"epochs": 10}.')
+    seed = forms.IntegerField(initial=0, min_value=0)
+    device = forms.ChoiceField(choices=DEVICE_CHOICES, initial="auto")

@@ -1,0 +1,119 @@
+"""Turn stored JSON (evaluation metrics, decomposition history, module specs) into what a page shows.
+
+The engine writes these JSON fields; the readers here accept the shapes it produces and degrade to
+"nothing to show" on anything else, so a page never fails because a field is missing.
+"""
+from __future__ import annotations
+
+from frontend import charts
+
+
+def per_class_rows(metrics: dict, class_names: list[str]) -> list[dict]:
+    """[{class, precision, recall, f1, support}] from ``per_class`` as a list or a dict keyed by class."""
+    per_class = (metrics or {}).get("per_class")
+    rows = []
+    if isinstance(per_class, dict):
+        per_class = [dict(per_class.get(name) or {}, **{"class": name}) for name in class_names if name in per_class]
+    if isinstance(per_class, list):
+        for i, entry in enumerate(per_class):
+            if not isinstance(entry, dict):
+                continue
+            name = entry.get("name") or entry.get("class") or entry.get("class_name") or (class_names[i] if i < len(class_names) else i)
+            rows.append({"class": name, "precision": entry.get("precision"), "recall": entry.get("recall"),
+                         "f1": entry.get("f1", entry.get("f1-score")), "support": entry.get("support")})
+    return rows
+
+
+def confusion_picture(metrics: dict, class_names: list[str]):
+    matrix = (metrics or {}).get("confusion") or (metrics or {}).get("confusion_matrix")
+    if not (isinstance(matrix, list) and matrix and all(isinstance(r, list) for r in matrix)):
+        return None
+    return charts.confusion_matrix(matrix, class_names)
+
+
+def epoch_picture(history: list[dict], selected_epoch: int | None):
+    rows = [h for h in (history or []) if isinstance(h, dict) and "accuracy" in h]
+    if not rows:
+        return None
+    xs = [h.get("epoch", i) for i, h in enumerate(rows)]
+    series = [("validation accuracy", [h.get("accuracy") for h in rows], charts.ACCENT)]
+    if any("retention" in h for h in rows):
+        series.append(("kernels kept", [h.get("retention") for h in rows], charts.SECOND))
+    return charts.line_chart(xs, series, title="Accuracy and kernel retention per epoch", marker=selected_epoch)
+
+
+def training_picture(history):
+    rows = [h for h in (history or []) if isinstance(h, dict)] if isinstance(history, list) else []
+    keys = [k for k in ("val_accuracy", "accuracy", "train_accuracy") if any(k in h for h in rows)]
+    if not rows or not keys:
+        return None
+    series = [(k.replace("_", " "), [h.get(k) for h in rows], colour)
+              for k, colour in zip(keys[:2], (charts.ACCENT, charts.SECOND))]
+    xs = [h.get("epoch", i) for i, h in enumerate(rows)]
+    return charts.line_chart(xs, series, title="Training accuracy per epoch")
+
+
+def layer_rows(spec: dict) -> list[tuple[str, int, int]]:
+    """(layer, kept channels, total channels) per channel group of a module spec."""
+    groups = spec.get("groups") if isinstance(spec, dict) else None
+    rows = []
+    if isinstance(groups, list):
+        for i, g in enumerate(groups):
+            if not isinstance(g, dict):
+                continue
+            kept = g.get("kept_channels", g.get("kept"))
+            kept = len(kept) if isinstance(kept, list) else kept
+            total = g.get("total_channels", g.get("size", g.get("total")))
+            if isinstance(kept, int) and isinstance(total, int):
+                rows.append((str(g.get("root") or g.get("name") or f"group {i}"), kept, total))
+        return rows
+    kept, sizes = (spec or {}).get("kept_channels"), (spec or {}).get("group_sizes")
+    roots = (spec or {}).get("group_roots") or []
+    if isinstance(kept, list) and isinstance(sizes, list):
+        for i, (k, total) in enumerate(zip(kept, sizes)):
+            name = roots[i] if i < len(roots) else f"group {i}"
+            rows.append((str(name), len(k) if isinstance(k, list) else int(k), int(total)))
+    return rows
+
+
+def layer_picture(spec: dict):
+    rows = layer_rows(spec)
+    if not rows:
+        return None, rows
+    return charts.horizontal_bars(rows, title="Kept channels per layer"), rows
+
+
+def class_count_picture(class_names: list[str], counts: dict):
+    totals = [0] * len(class_names)
+    for split_counts in (counts or {}).values():
+        for i, n in enumerate(split_counts or []):
+            if i < len(totals):
+                totals[i] += int(n)
+    if not any(totals):
+        return None
+    biggest = max(totals)
+    return charts.horizontal_bars([(name, n, biggest) for name, n in zip(class_names, totals)],
+                                  title="Images per class", unit=" images", show_total=False)
+
+
+RESULT_ROUTES = {"dataset": ("frontend:dataset_detail", "data set"), "model": ("frontend:model_detail", "model"),
+                 "decomposition": ("frontend:decomposition_detail", "decomposition"),
+                 "build": ("frontend:build_detail", "build")}
+
+
+def job_result_links(job) -> list[tuple[str, str]]:
+    """(label, url) for each row the job created, e.g. the new model of a training job."""
+    from django.urls import NoReverseMatch, reverse
+
+    result = dict(job.result) if isinstance(job.result, dict) else {}
+    if "evaluation" in result and "model" not in result and isinstance(job.params.get("model"), int):
+        result["model"] = job.params["model"]  # an evaluation is shown on its model's page
+    links = []
+    for key, (route, label) in RESULT_ROUTES.items():
+        pk = result.get(key)
+        if isinstance(pk, int):
+            try:
+                links.append((f"Open the {label} #{pk}", reverse(route, args=[pk])))
+            except NoReverseMatch:
+                pass
+    return links

@@ -1,0 +1,1 @@
+"""Thin views: read through selectors, write through services, render templates."""
