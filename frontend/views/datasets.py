@@ -47,7 +47,7 @@ def dataset_samples(request, pk):
 
 def dataset_download(request, pk):
     dataset = selectors.get_visible(selectors.datasets_visible_to(request.user), pk=pk)
-    return blob_response(request, dataset.arrays, f"{dataset.name}.npz")
+    return blob_response(request, dataset, dataset.arrays, f"{dataset.name}.npz")
 
 
 @login_required

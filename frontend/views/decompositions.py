@@ -30,4 +30,4 @@ def decomposition_detail(request, pk):
 
 def decomposition_download(request, pk):
     decomposition = selectors.get_visible(selectors.decompositions_visible_to(request.user), pk=pk)
-    return blob_response(request, decomposition.result, f"decomposition-{decomposition.pk}.safetensors")
+    return blob_response(request, decomposition, decomposition.result, f"decomposition-{decomposition.pk}.safetensors")

@@ -48,7 +48,7 @@ def model_detail(request, pk, *, evaluate_form=None, decompose_form=None, status
 
 def model_download(request, pk):
     model = _get_model(request, pk)
-    return blob_response(request, model.weights, f"{model.name}{WEIGHT_EXTENSIONS.get(model.format, '.bin')}")
+    return blob_response(request, model, model.weights, f"{model.name}{WEIGHT_EXTENSIONS.get(model.format, '.bin')}")
 
 
 @login_required

@@ -31,7 +31,7 @@ def module_download(request, pk, part):
     module = selectors.get_visible(selectors.modules_visible_to(request.user), pk=pk)
     base = f"{module.base_model.name}-{module.class_name}-module"
     if part == "weights":
-        return blob_response(request, module.weights, f"{base}.safetensors")
+        return blob_response(request, module, module.weights, f"{base}.safetensors")
     if part == "spec":
-        return blob_response(request, module.spec, f"{base}.json")
+        return blob_response(request, module, module.spec, f"{base}.json")
     raise Http404("unknown part")
