@@ -99,7 +99,7 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("HUB_SQLITE_PATH") or DATA_DIR / "hub.sqlite3",
             # Tests use a file, not memory, so that a real worker process can share it.
-            "TEST": {"NAME": str(DATA_DIR / "test-hub.sqlite3")},
+            "TEST": {"NAME": str(DATA_DIR / f"test-hub-{os.getpid()}.sqlite3")},
             "OPTIONS": {
                 # WAL lets the web server read while the worker writes; IMMEDIATE takes the write
                 # lock at BEGIN so two writers queue up instead of failing with "database is locked".

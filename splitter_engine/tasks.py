@@ -16,16 +16,18 @@ from django_tasks import TaskContext, task
 
 from modules_registry import blobs, uploads
 from modules_registry.job_runtime import JobInputError, running
-from modules_registry.models import Dataset, Job
+from modules_registry.models import BaseModel, Dataset, Job
 from modules_registry.services import registration
-from splitter_engine.architectures import ArchSpec
+from splitter_engine.architectures import ArchSpec, build_model
 from splitter_engine.data import ImageDataset, load_builtin
 from splitter_engine.data.packed import pack, unpack
 from splitter_engine.data.read import detect_format, read_dataset
+from splitter_engine.evaluation import evaluate
 from splitter_engine.onnx_upload import inspect_onnx
 from splitter_engine.profile import model_size
 from splitter_engine.runtime import RunContext
 from splitter_engine.specs import InputSpec
+from splitter_engine.training import TrainConfig, train_model, training_classes
 from splitter_engine.weights import (build_with_weights, read_safetensors, read_torch_state_dict,
                                      state_dict_to_safetensors)
 
@@ -109,9 +111,55 @@ def _import_model(job: Job, ctx: RunContext) -> dict:
     return {"model": row.pk}
 
 
+def load_model(row: BaseModel):
+    """The row's network with its weights, in eval mode."""
+    spec = ArchSpec(name=row.architecture, num_classes=row.num_classes, in_channels=row.input_spec["channels"],
+                    kwargs=row.arch_kwargs)
+    with blobs.open_blob(row.weights) as handle:
+        tensors = read_safetensors(handle.read()).tensors
+    return build_with_weights(spec, tensors)
+
+
+def _train(job: Job, ctx: RunContext) -> dict:
+    params = job.params
+    dataset_row = Dataset.objects.get(pk=params["dataset"])
+    data = load_dataset(dataset_row)
+    config = TrainConfig.from_dict(params["config"])
+    _, class_names = training_classes(data, config)
+    spec = ArchSpec(name=params["architecture"], num_classes=len(class_names), in_channels=data.spec.channels,
+                    kwargs=params.get("arch_kwargs") or {})
+    model = build_model(spec)
+    result = train_model(model, data, config, ctx)
+    model.load_state_dict(result.state_dict)
+    ctx.check_cancelled()
+    report = evaluate(model, data, "test", ctx, class_names=result.class_names)
+    size = model_size(model, data.spec)
+    row = registration.register_trained_model(
+        owner=job.owner, job=job, params={**params, "class_names": result.class_names,
+                                          "input_spec": data.spec.to_dict()},
+        weights=state_dict_to_safetensors(result.state_dict), params_count=size.params, flops=size.flops,
+        train_config=config.to_dict(), train_history=result.to_dict()["history"], dataset=dataset_row,
+        evaluation=report.to_dict())
+    return {"model": row.pk, "test_accuracy": report.accuracy, "seconds": round(result.seconds, 2)}
+
+
+def _evaluate(job: Job, ctx: RunContext) -> dict:
+    params = job.params
+    model_row = BaseModel.objects.get(pk=params["model"])
+    dataset_row = Dataset.objects.get(pk=params["dataset"])
+    model = load_model(model_row).to(ctx.torch_device)
+    report = evaluate(model, load_dataset(dataset_row), params.get("split", "test"), ctx,
+                      class_names=model_row.class_names, spec=InputSpec.from_dict(model_row.input_spec))
+    row = registration.register_evaluation(owner=job.owner, job=job, model=model_row, dataset=dataset_row,
+                                           split=params.get("split", "test"), report=report.to_dict())
+    return {"evaluation": row.pk, "accuracy": report.accuracy}
+
+
 HANDLERS = {
     Job.Kind.IMPORT_DATASET: _import_dataset,
     Job.Kind.IMPORT_MODEL: _import_model,
+    Job.Kind.TRAIN: _train,
+    Job.Kind.EVALUATE: _evaluate,
 }
 
 

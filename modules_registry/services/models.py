@@ -90,6 +90,10 @@ def _check_dataset_matches(dataset: Dataset, class_names: list[str], input_spec:
     if len(class_names) != dataset.num_classes:
         raise ServiceError(f"the model declares {len(class_names)} classes but data set {dataset.name!r} has "
                            f"{dataset.num_classes}", code="class_count_mismatch", field="class_names")
+    _check_input_shape(dataset, input_spec)
+
+
+def _check_input_shape(dataset: Dataset, input_spec: dict) -> None:
     spec = dataset.input_spec
     if (input_spec["channels"], input_spec["height"], input_spec["width"]) != (
             spec["channels"], spec["height"], spec["width"]):
@@ -131,6 +135,10 @@ def start_evaluation(*, owner, model: BaseModel, dataset: Dataset | None = None,
                            field="dataset")
     if split not in ("train", "val", "test"):
         raise ServiceError("split must be train, val or test", field="split")
-    _check_dataset_matches(dataset, model.class_names, model.input_spec)
+    missing = [c for c in model.class_names if c not in dataset.class_names]
+    if missing:
+        raise ServiceError(f"data set {dataset.name!r} has no images of classes {missing}; choose a data set "
+                           "with the model's classes", code="class_mismatch", field="dataset")
+    _check_input_shape(dataset, model.input_spec)
     return start_job(kind=Job.Kind.EVALUATE, owner=owner, device=device,
                      params={"model": model.pk, "dataset": dataset.pk, "split": split})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from modules_registry import blobs
-from modules_registry.models import BaseModel, Dataset
+from modules_registry.models import BaseModel, Dataset, Evaluation
 
 
 @transaction.atomic
@@ -33,3 +33,23 @@ def register_model(*, owner, job, params: dict, weights: bytes, media_type: str,
         dataset_id=dataset_id if dataset_id is not None else params.get("dataset"),
         visibility=params.get("visibility", "public"), train_config=train_config, train_history=train_history,
         params=params_count, flops=flops)
+
+
+def _evaluation_row(*, owner, job, model: BaseModel, dataset: Dataset, split: str, report: dict) -> Evaluation:
+    return Evaluation.objects.create(owner=owner, job=job, model=model, dataset=dataset, split=split,
+                                     accuracy=report["accuracy"], metrics=report, visibility=model.visibility)
+
+
+@transaction.atomic
+def register_trained_model(*, owner, job, params: dict, weights: bytes, params_count: int, flops: int,
+                           train_config: dict, train_history: list, dataset: Dataset, evaluation: dict) -> BaseModel:
+    model = register_model(owner=owner, job=job, params=params, weights=weights,
+                           media_type="application/safetensors", params_count=params_count, flops=flops,
+                           train_config=train_config, train_history=train_history, dataset_id=dataset.pk)
+    _evaluation_row(owner=owner, job=job, model=model, dataset=dataset, split="test", report=evaluation)
+    return model
+
+
+@transaction.atomic
+def register_evaluation(*, owner, job, model: BaseModel, dataset: Dataset, split: str, report: dict) -> Evaluation:
+    return _evaluation_row(owner=owner, job=job, model=model, dataset=dataset, split=split, report=report)

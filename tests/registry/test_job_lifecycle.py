@@ -1,0 +1,123 @@
+"""Jobs through a real django-tasks-db worker: success, a readable failure, cancel, and a worker that dies."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from modules_registry.models import BaseModel, Dataset, Evaluation, Job
+from modules_registry.services.datasets import import_builtin_dataset
+from modules_registry.services.jobs import ServiceError, request_cancel
+from modules_registry.services.models import start_evaluation, start_training
+
+ROOT = Path(__file__).resolve().parents[2]
+NARROW = {"architecture": "rescnn", "arch_kwargs": {"width": 0.125}}
+
+
+@pytest.fixture
+def digits16(user, drain_jobs):
+    import_builtin_dataset(owner=user, builtin="digits-16")
+    drain_jobs()
+    return Dataset.objects.get(name="digits-16")
+
+
+def start_worker(media: Path, **env) -> subprocess.Popen:
+    environment = {**os.environ, "HUB_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"]),
+                   "HUB_MEDIA_ROOT": str(media), **env}
+    return subprocess.Popen([sys.executable, "manage.py", "db_worker", "--queue-name", "default,gpu",
+                             "--no-reload", "--no-startup-delay", "--interval", "0.2", "-v", "0"],
+                            cwd=ROOT, env=environment)
+
+
+def wait_for(predicate, timeout=120.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_training_job_succeeds_and_registers_a_model_with_lineage(user, digits16, drain_jobs):
+    job = start_training(owner=user, dataset=digits16, name="small", config={"epochs": 3, "lr": 3e-3}, **NARROW)
+    job.refresh_from_db()
+    assert job.status == "queued" and job.task_id  # enqueued on commit
+    drain_jobs()
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert job.progress == 1.0 and job.started_at and job.finished_at and job.worker_id
+    model = BaseModel.objects.get(pk=job.result["model"])
+    assert model.job_id == job.pk and model.dataset_id == digits16.pk
+    assert len(model.train_history) == 3
+    evaluation = Evaluation.objects.get(model=model)
+    assert evaluation.accuracy == job.result["test_accuracy"] > 0.5  # chance is 0.1
+    assert "train" in job.log and "succeeded" in job.log
+
+    again = start_evaluation(owner=user, model=model)
+    drain_jobs()
+    again.refresh_from_db()
+    assert again.status == "succeeded" and again.result["accuracy"] == pytest.approx(evaluation.accuracy)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_job_records_a_readable_error_and_writes_nothing(user, digits16, drain_jobs):
+    job = start_training(owner=user, dataset=digits16, name="gpu", config={"epochs": 1}, device="cuda", **NARROW)
+    assert job.queue_name == "gpu"
+    drain_jobs()
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert "no CUDA GPU is usable here" in job.error and "use 'cpu'" in job.error
+    assert BaseModel.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_stops_a_running_job_between_steps(user, digits16, isolated_media):
+    job = start_training(owner=user, dataset=digits16, name="long", config={"epochs": 200}, **NARROW)
+    worker = start_worker(isolated_media)
+    try:
+        wait_for(lambda: Job.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
+                 what="the job to run")
+        request_cancel(job=job, user=user)
+        wait_for(lambda: Job.objects.get(pk=job.pk).is_terminal, timeout=30, what="the job to stop")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    job.refresh_from_db()
+    assert job.status == "cancelled" and job.progress < 0.5
+    assert BaseModel.objects.count() == 0
+    with pytest.raises(ServiceError, match="already ended"):
+        request_cancel(job=job, user=user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_is_for_the_owner_only(user, other_user, digits16):
+    job = start_training(owner=user, dataset=digits16, name="mine", config={"epochs": 1}, **NARROW)
+    with pytest.raises(ServiceError) as refused:
+        request_cancel(job=job, user=other_user)
+    assert refused.value.status == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_worker_died_is_marked_failed_by_the_next_worker(user, digits16, isolated_media, settings,
+                                                                     drain_jobs):
+    job = start_training(owner=user, dataset=digits16, name="orphan", config={"epochs": 200}, **NARROW)
+    worker = start_worker(isolated_media, HUB_JOB_HEARTBEAT_SECONDS="0.5")
+    try:
+        wait_for(lambda: Job.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
+                 what="the job to run")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    assert Job.objects.get(pk=job.pk).status == "running"  # nobody has noticed yet
+    settings.JOB_HEARTBEAT_TIMEOUT_SECONDS = 2
+    time.sleep(2.5)
+    drain_jobs()  # a worker starting up sweeps jobs with a stale heartbeat
+    job.refresh_from_db()
+    assert job.status == "failed" and "worker stopped responding" in job.error
+    assert job.finished_at is not None and BaseModel.objects.count() == 0
