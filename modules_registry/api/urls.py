@@ -1,4 +1,6 @@
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -21,8 +23,18 @@ router.register("modules", ModuleViewSet, basename="module")
 router.register("builds", BuildViewSet, basename="build")
 router.register("jobs", JobViewSet, basename="job")
 
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """Anything else under /api/ answers 404 in the API's error shape (not Django's HTML page)."""
+    return JsonResponse({"code": "not_found", "message": "no such API endpoint or entry", "details": {}},
+                        status=404)
+
+
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),
+    re_path(r"^", not_found),
 ]

@@ -18,12 +18,33 @@ SEED = {"min_value": 0, "max_value": 2**31 - 1, "default": 0}
 DEVICE_HELP = f"one of {', '.join(DEVICES)}, or cuda:N"
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string: numbers and booleans are refused, not turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: "5" and true are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
-    """A reference by id to an entry the caller may see; private entries of others read as 'does not exist'."""
+    """A reference by id to an entry the caller may see; private entries of others read as 'does not exist'.
 
-    def __init__(self, selector, **kwargs):
-        self.selector = selector
+    ``form=True`` for multipart forms, where the id arrives as text.
+    """
+
+    def __init__(self, selector, form: bool = False, **kwargs):
+        self.selector, self.form = selector, form
         super().__init__(**kwargs)
 
     def get_queryset(self):
@@ -31,7 +52,8 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
         return self.selector(getattr(request, "user", None))
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, (int, str)) or not str(data).isdigit() \
+        allowed = (int, str) if self.form else (int,)
+        if isinstance(data, bool) or not isinstance(data, allowed) or not str(data).isdigit() \
                 or int(data) >= 2**63:
             self.fail("incorrect_type", data_type=type(data).__name__)
         return super().to_internal_value(data)
@@ -73,7 +95,7 @@ class ClassNamesField(serializers.CharField):
 
 class DatasetImportIn(serializers.Serializer):
     builtin = serializers.ChoiceField(choices=sorted(BUILTIN_DATASETS), help_text="a data set shipped with the hub")
-    name = serializers.CharField(required=False, **NAME, help_text="defaults to the built-in's name")
+    name = StrictCharField(required=False, **NAME, help_text="defaults to the built-in's name")
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
 
 
@@ -111,7 +133,7 @@ class ModelUploadIn(serializers.Serializer):
                                          help_text="the architecture registry name (not needed for .onnx)")
     arch_kwargs = JSONTextField(dict, required=False, default="{}", max_length=10_000,
                                 help_text='JSON object, e.g. {"width": 0.125}')
-    dataset = VisibleRelatedField(selectors.datasets_visible_to, required=False, allow_null=True,
+    dataset = VisibleRelatedField(selectors.datasets_visible_to, form=True, required=False, allow_null=True,
                                   help_text="id of the data set it was trained on")
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
@@ -119,28 +141,28 @@ class ModelUploadIn(serializers.Serializer):
 
 class TrainIn(serializers.Serializer):
     dataset = VisibleRelatedField(selectors.datasets_visible_to)
-    name = serializers.CharField(**NAME)
-    architecture = serializers.CharField(max_length=80)
+    name = StrictCharField(**NAME)
+    architecture = StrictCharField(max_length=80)
     arch_kwargs = serializers.DictField(required=False, default=dict)
     config = serializers.DictField(required=False, default=dict,
                                    help_text="training options, e.g. {\"epochs\": 2, \"classes\": [\"0\", \"1\"]}")
-    device = serializers.CharField(default="auto", max_length=16, help_text=DEVICE_HELP)
+    device = StrictCharField(default="auto", max_length=16, help_text=DEVICE_HELP)
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    description = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
 class EvaluateIn(serializers.Serializer):
     dataset = VisibleRelatedField(selectors.datasets_visible_to, required=False, allow_null=True,
                                   help_text="defaults to the model's training data set")
     split = serializers.ChoiceField(choices=["train", "val", "test"], default="test")
-    device = serializers.CharField(default="auto", max_length=16, help_text=DEVICE_HELP)
+    device = StrictCharField(default="auto", max_length=16, help_text=DEVICE_HELP)
 
 
 class DecomposeIn(serializers.Serializer):
     method = serializers.ChoiceField(choices=Decomposition.Method.choices, default=Decomposition.Method.GRADSPLITTER)
-    preset = serializers.CharField(default="fast", max_length=20)
+    preset = StrictCharField(default="fast", max_length=20)
     overrides = serializers.DictField(required=False, default=dict, help_text="config fields to change")
-    seed = serializers.IntegerField(**SEED)
-    device = serializers.CharField(default="auto", max_length=16, help_text=DEVICE_HELP)
+    seed = StrictIntegerField(**SEED)
+    device = StrictCharField(default="auto", max_length=16, help_text=DEVICE_HELP)
     dataset = VisibleRelatedField(selectors.datasets_visible_to, required=False, allow_null=True,
                                   help_text="labelled data with the model's classes; defaults to its training set")
