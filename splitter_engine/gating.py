@@ -35,6 +35,10 @@ class ChannelGate:
         self._consumers = {name: (modules[name], index) for name, index in index_of.items()}
         self._handles: list = []
 
+    def consumer_indices(self) -> list[tuple[nn.Module, torch.Tensor, bool]]:
+        """(consumer module, slot index per input channel, channel dim is last) for every consumer."""
+        return [(module, index, isinstance(module, nn.Linear)) for module, index in self._consumers.values()]
+
     def set_masks(self, masks: torch.Tensor | None) -> None:
         """``masks``: (total_slots,) for one network or (N, total_slots) for N networks in one batch."""
         self.masks = masks

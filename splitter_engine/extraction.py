@@ -1,0 +1,150 @@
+"""Physical extraction: each class's module sliced for real into a standalone network with its head.
+
+A module is stored as a JSON spec (architecture, input spec, kept root channels per group) and a
+plain state dict; ``load_module`` rebuilds it from those alone: it builds the architecture, slices
+it the same way and loads the sliced weights, never touching the base model's weights.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch_pruning as tp
+
+from splitter_engine.architectures import ArchSpec, build_model
+from splitter_engine.channels import ChannelGraph, analyse_channels, build_dependency_graph, slice_groups
+from splitter_engine.data import ImageDataset
+from splitter_engine.methods.heads import head_network
+from splitter_engine.methods.result import DecompositionResult
+from splitter_engine.runtime import EngineError, RunContext
+from splitter_engine.specs import InputSpec
+
+MODULE_FORMAT = "module/v1"
+
+
+class ModuleNetwork(nn.Module):
+    """Sliced trunk -> ReLU(logits) -> head -> sigmoid: one score per image for one class."""
+
+    def __init__(self, trunk: nn.Module, head: nn.Module):
+        super().__init__()
+        self.trunk = trunk
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(torch.relu(self.trunk(x)))).squeeze(-1)
+
+
+@dataclass
+class ExtractedModule:
+    class_index: int
+    class_name: str
+    spec: dict  # JSON-ready
+    state_dict: dict[str, torch.Tensor]  # plain tensors, for safetensors
+    params: int
+    flops: int  # multiply-accumulates per image, as torch-pruning counts them
+    kept_kernels: int
+    total_kernels: int
+    kernel_fraction: float
+    params_fraction: float
+    flops_fraction: float
+    precision: float
+    recall: float
+    f1: float
+    network: nn.Module = field(repr=False, default=None)
+
+    def metrics(self) -> dict:
+        keys = ("params", "flops", "kept_kernels", "total_kernels", "kernel_fraction", "params_fraction",
+                "flops_fraction", "precision", "recall", "f1")
+        return {key: getattr(self, key) for key in keys}
+
+
+def _check_same_groups(graph: ChannelGraph, roots: list[str], sizes: list[int]) -> None:
+    found = ([g.root for g in graph.groups], [g.size for g in graph.groups])
+    if found != (list(roots), [int(s) for s in sizes]):
+        raise EngineError("the channel groups of this architecture do not match the decomposition "
+                          "(different architecture, kwargs or library version)")
+
+
+def _sliced_trunk(trunk: nn.Module, input_shape, roots, sizes, kept: list[list[int]]) -> nn.Module:
+    dg = build_dependency_graph(trunk, input_shape)
+    graph = analyse_channels(trunk, input_shape, dg)
+    _check_same_groups(graph, roots, sizes)
+    return slice_groups(trunk, graph, kept, dg).eval()
+
+
+def _empty_head(num_classes: int, hidden: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(num_classes, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+
+def count_params_and_flops(network: nn.Module, input_shape) -> tuple[int, int]:
+    example = torch.zeros(1, *input_shape, device=next(network.parameters()).device)
+    with torch.no_grad():
+        flops, params = tp.utils.count_ops_and_params(network, example)
+    return int(params), int(flops)
+
+
+@torch.no_grad()
+def binary_metrics(scores: torch.Tensor, labels: torch.Tensor, class_index: int) -> tuple[float, float, float]:
+    """Precision, recall, F1 of "this class" (score > 0.5) against the rest."""
+    predicted = scores > 0.5
+    actual = labels == class_index
+    tp_count = int((predicted & actual).sum())
+    precision = tp_count / max(1, int(predicted.sum()))
+    recall = tp_count / max(1, int(actual.sum()))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return round(precision, 5), round(recall, 5), round(f1, 5)
+
+
+def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: DecompositionResult, data: ImageDataset,
+                    ctx: RunContext | None = None) -> list[ExtractedModule]:
+    """Slice every class's module out of ``model`` (not modified) and measure it on the test split."""
+    ctx = ctx or RunContext()
+    input_shape = data.spec.shape
+    base = copy.deepcopy(model).cpu().eval()
+    base_params, base_flops = count_params_and_flops(base, input_shape)
+    graph = analyse_channels(base, input_shape)
+    _check_same_groups(graph, result.group_roots, result.group_sizes)
+    x_test, y_test = data.tensors("test")
+    hidden = int(result.heads["w1"].shape[1])
+    modules = []
+    for i in range(result.num_classes):
+        ctx.check_cancelled()
+        kept = result.kept_indices(i)
+        trunk = _sliced_trunk(copy.deepcopy(base), input_shape, result.group_roots, result.group_sizes, kept)
+        network = ModuleNetwork(trunk, head_network(result.heads, i)).eval()
+        for p in network.parameters():
+            p.requires_grad_(False)
+        params, flops = count_params_and_flops(network, input_shape)
+        kept_kernels = int(graph.kept_kernels(result.masks[i].float()).item())
+        with torch.no_grad():
+            scores = torch.cat([network(x_test[s:s + 256]) for s in range(0, len(x_test), 256)])
+        precision, recall, f1 = binary_metrics(scores, y_test, i)
+        spec = {"format": MODULE_FORMAT, "arch": arch_spec.to_dict(), "input": data.spec.to_dict(),
+                "class_index": i, "class_name": result.class_names[i], "class_names": list(result.class_names),
+                "method": result.method, "group_roots": list(result.group_roots),
+                "group_sizes": [int(s) for s in result.group_sizes], "kept": kept, "head_hidden": hidden}
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in network.state_dict().items()}
+        modules.append(ExtractedModule(
+            class_index=i, class_name=result.class_names[i], spec=spec, state_dict=state, params=params,
+            flops=flops, kept_kernels=kept_kernels, total_kernels=int(graph.total_kernels),
+            kernel_fraction=round(kept_kernels / graph.total_kernels, 5), params_fraction=round(params / base_params, 5),
+            flops_fraction=round(flops / base_flops, 5), precision=precision, recall=recall, f1=f1, network=network))
+        ctx.report((i + 1) / result.num_classes, "extract", f"module {i + 1}/{result.num_classes} sliced")
+    return modules
+
+
+def load_module(spec: dict, state_dict: dict[str, torch.Tensor]) -> ModuleNetwork:
+    """Rebuild a module from its spec and sliced weights alone."""
+    if spec.get("format") != MODULE_FORMAT:
+        raise EngineError(f"not a module spec (format {spec.get('format')!r}, expected {MODULE_FORMAT!r})")
+    arch = ArchSpec.from_dict(spec["arch"])
+    input_shape = InputSpec.from_dict(spec["input"]).shape
+    trunk = _sliced_trunk(build_model(arch), input_shape, spec["group_roots"], spec["group_sizes"], spec["kept"])
+    network = ModuleNetwork(trunk, _empty_head(arch.num_classes, int(spec["head_hidden"])))
+    try:
+        network.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        raise EngineError(f"the module's weights do not fit its spec: {exc}") from exc
+    return network.eval()
