@@ -9,6 +9,14 @@ from modules_registry.models import Visibility
 DEVICE_CHOICES = [("auto", "Auto (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)")]
 
 
+class HubForm(forms.Form):
+    """Labels without a trailing colon, so that a label reads the same as the field's name."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 def visibility_field() -> forms.ChoiceField:
     return forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PUBLIC,
                              help_text="Private entries are visible to you only.")

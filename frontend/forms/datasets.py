@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from django import forms
 
-from frontend.forms.common import visibility_field
+from frontend.forms.common import HubForm, visibility_field
 
 FORMAT_CHOICES = [("auto", "Detect from the file"), ("image-zip", "Image folders in a .zip"),
                   ("cifar10", "CIFAR-10 binary archive"), ("cifar100", "CIFAR-100 binary archive"),
                   ("npz", "NumPy .npz (x uint8, y int)")]
 
 
-class DatasetUploadForm(forms.Form):
+class DatasetUploadForm(HubForm):
     name = forms.CharField(max_length=120)
     archive = forms.FileField(help_text="An image-folder .zip (one folder per class), a CIFAR-10/100 binary "
                                         ".tar.gz, or an .npz with arrays x (uint8) and y (int).")
@@ -23,7 +23,7 @@ class DatasetUploadForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class BuiltinDatasetForm(forms.Form):
+class BuiltinDatasetForm(HubForm):
     builtin = forms.ChoiceField(label="Built-in data set", choices=())
     name = forms.CharField(max_length=120, required=False, help_text="Defaults to the built-in name.")
     visibility = visibility_field()

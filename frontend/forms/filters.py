@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from frontend.forms.common import HubForm
 from modules_registry.models import BaseModel
 
 MODEL_SORT_CHOICES = [("newest", "Newest"), ("oldest", "Oldest"), ("name", "Name"), ("params", "Fewest parameters")]
@@ -10,7 +11,7 @@ MODULE_SORT_CHOICES = [("newest", "Newest"), ("class", "Class name"), ("f1", "Be
                        ("flops", "Fewest FLOPs")]
 
 
-class ModelFilterForm(forms.Form):
+class ModelFilterForm(HubForm):
     q = forms.CharField(label="Search", required=False,
                         widget=forms.TextInput(attrs={"placeholder": "name, class, architecture, data set",
                                                       "type": "search"}))
@@ -30,7 +31,7 @@ class ModelFilterForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
 
 
-class ModuleFilterForm(forms.Form):
+class ModuleFilterForm(HubForm):
     q = forms.CharField(label="Class or model", required=False,
                         widget=forms.TextInput(attrs={"placeholder": "e.g. 7 or cat", "type": "search"}))
     model = forms.TypedChoiceField(label="Source model", required=False, coerce=int, empty_value=None)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from frontend.forms.common import DEVICE_CHOICES, JSONObjectField, parse_floats, split_names, visibility_field
+from frontend.forms.common import HubForm, DEVICE_CHOICES, JSONObjectField, parse_floats, split_names, visibility_field
 from modules_registry.models import Decomposition
 
 
@@ -17,7 +17,7 @@ def dataset_choices(datasets, blank: str) -> list:
     return [("", blank)] + [(d.pk, f"{d.name} ({d.num_classes} classes)") for d in datasets]
 
 
-class ModelUploadForm(forms.Form):
+class ModelUploadForm(HubForm):
     """Weights plus what the file cannot say: architecture, class names, input spec."""
 
     name = forms.CharField(max_length=120)
@@ -69,14 +69,17 @@ class ModelUploadForm(forms.Form):
         return data
 
 
-class TrainForm(forms.Form):
+class TrainForm(HubForm):
     dataset = forms.TypedChoiceField(label="Data set", coerce=int)
     name = forms.CharField(max_length=120)
     architecture = forms.ChoiceField(initial="simcnn")
     arch_kwargs = JSONObjectField(label="Architecture options (JSON)", required=False, initial={"width": 0.25})
     epochs = forms.IntegerField(min_value=1, max_value=500, initial=5)
+    batch_size = forms.IntegerField(min_value=2, max_value=4096, initial=64)
+    lr = forms.FloatField(label="Learning rate", min_value=0, initial=1e-3)
     config = JSONObjectField(label="More training settings (JSON)", required=False,
-                             help_text='Optional, e.g. {"lr": 0.01, "batch_size": 128}.')
+                             help_text='Optional, e.g. {"optimizer": "sgd", "augmentation": "crop", '
+                                       '"classes": ["0", "1"]}.')
     device = forms.ChoiceField(choices=DEVICE_CHOICES, initial="auto")
     visibility = visibility_field()
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -92,11 +95,12 @@ class TrainForm(forms.Form):
         data["dataset_row"] = self.datasets.get(data.get("dataset"))
         if data.get("dataset") and data["dataset_row"] is None:
             self.add_error("dataset", "choose a data set you can see")
-        data["train_config"] = {**(data.get("config") or {}), "epochs": data.get("epochs")}
+        data["train_config"] = {**(data.get("config") or {}), "epochs": data.get("epochs"),
+                                "batch_size": data.get("batch_size"), "lr": data.get("lr")}
         return data
 
 
-class EvaluateForm(forms.Form):
+class EvaluateForm(HubForm):
     dataset = forms.TypedChoiceField(label="Data set", coerce=int, required=False, empty_value=None)
     split = forms.ChoiceField(choices=[("test", "test"), ("val", "validation"), ("train", "train")], initial="test")
     device = forms.ChoiceField(choices=DEVICE_CHOICES, initial="auto")
@@ -107,7 +111,7 @@ class EvaluateForm(forms.Form):
         self.fields["dataset"].choices = dataset_choices(datasets, "The one it was trained on")
 
 
-class DecomposeForm(forms.Form):
+class DecomposeForm(HubForm):
     method = forms.ChoiceField(choices=Decomposition.Method.choices, initial=Decomposition.Method.GRADSPLITTER)
     preset = forms.CharField(initial="fast", max_length=20,
                              help_text="fast (tuned, minutes on CPU) or paper (the published settings).")
