@@ -1,0 +1,103 @@
+"""Patch a weak model: replace (or add) class c with a strong model's module for c, then calibrate.
+
+The patched network runs the weak model (its outputs for every class but c) beside the strong module
+(its score for c); their scales differ, so a calibration layer fitted on labelled samples (MODA's
+k x k linear repair layer by default) turns the columns into comparable logits.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from splitter_engine.composition.calibration import CALIBRATIONS, fit_calibration
+from splitter_engine.composition.compose import Composition, _accuracy_report
+from splitter_engine.composition.fused import select_classes
+from splitter_engine.composition.inputs import plan_inputs
+from splitter_engine.composition.network import Branch, ComposedClassifier, ModuleScores, Renormalise
+from splitter_engine.composition.samples import labelled, run_batched
+from splitter_engine.composition.sources import BaseSource, ChosenModule
+from splitter_engine.data import ImageDataset
+from splitter_engine.profile import model_size
+from splitter_engine.runtime import EngineError, RunContext
+
+MODES = ("replace", "add")
+
+
+@dataclass(frozen=True)
+class PatchOptions:
+    mode: str = "replace"
+    calibration: str = "linear"
+    adapt_inputs: bool = False
+    calibration_per_class: int = 50
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise EngineError(f"mode must be 'replace' (class c is in the weak model) or 'add' (it is not), got {self.mode!r}")
+        if self.calibration not in CALIBRATIONS:
+            raise EngineError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
+        if self.calibration_per_class < 1:
+            raise EngineError("calibration_per_class must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def patched_class_names(weak_classes: list[str], c: str, mode: str) -> list[str]:
+    """The patched model's outputs: the weak model's classes, plus ``c`` at the end when it is added."""
+    if mode == "replace" and c not in weak_classes:
+        raise EngineError(f"the weak model has no class {c!r} to replace; its classes are {list(weak_classes)} "
+                          "(use mode 'add' to add it)")
+    if mode == "add" and c in weak_classes:
+        raise EngineError(f"the weak model already has class {c!r}; use mode 'replace'")
+    return list(weak_classes) if mode == "replace" else [*weak_classes, c]
+
+
+def _class_report(report: dict, class_name: str) -> dict:
+    row = next(r for r in report["per_class"] if r["class"] == class_name)
+    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "precision": row["precision"],
+            "recall": row["recall"], "f1": row["f1"], "support": row["support"]}
+
+
+def patch(weak: BaseSource, module: ChosenModule, options: PatchOptions, data: ImageDataset,
+          ctx: RunContext | None = None) -> Composition:
+    """The patched classifier with class-c precision/recall/F1 and accuracy before and after (test split)."""
+    ctx = ctx or RunContext()
+    started = time.perf_counter()
+    names = patched_class_names(weak.class_names, module.class_name, options.mode)
+    c = module.class_name
+    spec, _ = plan_inputs([weak.spec, module.input_spec], ["weak model", c], options.adapt_inputs)
+    kept = [i for i, n in enumerate(weak.class_names) if n != c]
+    ctx.report(0.05, "patch", f"{options.mode} class {c!r} of the weak model")
+    weak_net, _ = select_classes(copy.deepcopy(weak.model).cpu().eval(), weak.spec.shape, kept)
+    adapter = Renormalise(spec, module.input_spec) if module.input_spec != spec else None
+    branches = [Branch(weak_net), Branch(ModuleScores([module.network()]), adapter)]
+    position = names.index(c)
+    columns = [names.index(weak.class_names[i]) for i in kept] + [position]  # concatenated column -> output
+    order = [columns.index(j) for j in range(len(names))]
+    model = ComposedClassifier(branches, order).eval()
+    probability = [j == position for j in range(len(names))]
+    test = labelled(data, "test", names, spec)
+    metrics: dict = {"mode": options.mode, "calibration": options.calibration, "class": c, "classes": len(names)}
+    if options.calibration != "none":
+        x, y = labelled(data, "val", names, spec, options.calibration_per_class, options.seed)
+        model.calibration = fit_calibration(options.calibration, run_batched(model.scores, x), y, probability)
+        metrics["calibration_samples"] = int(len(y))
+    ctx.report(0.5, "evaluate", f"before and after on {len(test[1])} test images")
+    weak_eval = weak.model.eval()
+    if options.mode == "replace":
+        before = _accuracy_report(weak_eval, *test, names)
+    else:  # the weak model never predicts the added class: score its outputs with class c's column at -inf
+        pad = lambda b: torch.cat([weak_eval(b), torch.full((len(b), 1), float("-inf"))], 1)  # noqa: E731
+        before = _accuracy_report(pad, *test, names)
+    after = _accuracy_report(model, *test, names)
+    metrics.update({"before": _class_report(before, c), "after": _class_report(after, c),
+                    "per_class": after["per_class"], "accuracy": after["accuracy"], "macro_f1": after["macro_f1"],
+                    "test_samples": int(len(test[1]))})
+    metrics["f1_gain"] = round(metrics["after"]["f1"] - metrics["before"]["f1"], 5)
+    size = model_size(model, spec)
+    metrics.update({"params": size.params, "flops": size.flops, "compose_seconds": round(time.perf_counter() - started, 3)})
+    return Composition(model=model, class_names=names, spec=spec, params=size.params, flops=size.flops, metrics=metrics)
