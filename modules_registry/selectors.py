@@ -150,3 +150,22 @@ def module_spec(module: Module) -> dict:
     from modules_registry import blobs
 
     return json.loads(blobs.read_bytes(module.spec).decode("utf-8"))
+
+
+def modules_for_builder(user):
+    """Every module the user may compose, grouped by decomposition in a stable order."""
+    return (modules_visible_to(user).select_related("base_model__dataset", "decomposition")
+            .order_by("base_model__name", "decomposition_id", "class_index"))
+
+
+def builds_filtered(user, *, kind: str = "", q: str = ""):
+    qs = builds_visible_to(user).select_related("owner", "job")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(class_names__icontains=q))
+    return qs
+
+
+def build_items(build: Build):
+    return build.items.select_related("module__base_model", "module__decomposition").order_by("position")

@@ -52,6 +52,13 @@ class RunContext:
         if self.is_cancelled():
             raise RunCancelled("cancelled by request")
 
+    def stage(self, start: float, end: float) -> "RunContext":
+        """A context for one part of a run, whose 0..1 progress maps onto [start, end] of this one."""
+        def progress(fraction, stage, message, metrics=None):
+            self.report(start + (end - start) * fraction, stage, message, metrics)
+
+        return RunContext(device=self.device, progress=progress, is_cancelled=self.is_cancelled)
+
     @property
     def torch_device(self) -> torch.device:
         return torch.device(self.device)

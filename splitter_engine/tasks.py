@@ -7,8 +7,10 @@ row in one transaction, so a failed or cancelled job writes nothing.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -17,12 +19,18 @@ from django_tasks import TaskContext, task
 from modules_registry import blobs, uploads
 from modules_registry.job_runtime import JobInputError, running
 from modules_registry.models import BaseModel, Dataset, Job
+from modules_registry.models import Module
 from modules_registry.services import registration
+from modules_registry.services.datasets import add_builtin_dataset
+from splitter_engine import composition
 from splitter_engine.architectures import ArchSpec, build_model
-from splitter_engine.data import ImageDataset, load_builtin
+from splitter_engine.data import ImageDataset
 from splitter_engine.data.packed import pack, unpack
 from splitter_engine.data.read import detect_format, read_dataset
+from splitter_engine.data.subset import restrict_to_classes
 from splitter_engine.evaluation import evaluate
+from splitter_engine.extraction import extract_modules
+from splitter_engine.methods import get_decomposer
 from splitter_engine.onnx_upload import inspect_onnx
 from splitter_engine.profile import model_size
 from splitter_engine.runtime import RunContext
@@ -60,26 +68,23 @@ SOURCE_OF_FORMAT = {"image-zip": Dataset.Source.IMAGE_ZIP, "npz": Dataset.Source
 
 def _import_dataset(job: Job, ctx: RunContext) -> dict:
     params = job.params
-    archive = None
     if params.get("builtin"):
-        ctx.report(0.05, "reading", f"loading built-in {params['builtin']}")
-        dataset = load_builtin(params["builtin"])
-        source = Dataset.Source.BUILTIN
-    else:
-        ctx.report(0.05, "reading", f"reading {params.get('filename') or 'the upload'}")
-        with staged_upload(job) as path:
-            fmt = params.get("format") or "auto"
-            dataset = read_dataset(path, fmt, name=params["name"], image_size=params.get("image_size"),
-                                   channels=params.get("channels"), seed=params.get("seed", 0), ctx=ctx)
-            ctx.check_cancelled()
-            kind = detect_format(path) if fmt == "auto" else fmt
-            source = SOURCE_OF_FORMAT.get(kind, Dataset.Source.CIFAR)
-            archive = path.read_bytes() if path.stat().st_size <= ARCHIVE_KEEP_BYTES else None
-    ctx.check_cancelled()
+        ctx.report(0.1, "reading", f"loading built-in {params['builtin']}")
+        row = add_builtin_dataset(owner=job.owner, builtin=params["builtin"], name=params["name"],
+                                  visibility=params.get("visibility", "public"), job=job)
+        return {"dataset": row.pk}
+    ctx.report(0.05, "reading", f"reading {params.get('filename') or 'the upload'}")
+    with staged_upload(job) as path:
+        fmt = params.get("format") or "auto"
+        dataset = read_dataset(path, fmt, name=params["name"], image_size=params.get("image_size"),
+                               channels=params.get("channels"), seed=params.get("seed", 0), ctx=ctx)
+        ctx.check_cancelled()
+        kind = detect_format(path) if fmt == "auto" else fmt
+        archive = path.read_bytes() if path.stat().st_size <= ARCHIVE_KEEP_BYTES else None
     ctx.report(0.8, "storing", f"{len(dataset.labels)} images in {dataset.num_classes} classes")
     row = registration.register_dataset(
         owner=job.owner, job=job, name=params["name"], description=params.get("description", ""),
-        source=source, visibility=params.get("visibility", "public"),
+        source=SOURCE_OF_FORMAT.get(kind, Dataset.Source.CIFAR), visibility=params.get("visibility", "public"),
         class_names=dataset.class_names, input_spec=dataset.spec.to_dict(),
         class_counts={split: dataset.class_counts(split) for split in dataset.splits},
         split_seed=params.get("seed", 0), packed_arrays=pack(dataset), archive=archive)
@@ -155,11 +160,101 @@ def _evaluate(job: Job, ctx: RunContext) -> dict:
     return {"evaluation": row.pk, "accuracy": report.accuracy}
 
 
+def _decompose(job: Job, ctx: RunContext) -> dict:
+    params = job.params
+    model_row = BaseModel.objects.get(pk=params["model"])
+    dataset_row = Dataset.objects.get(pk=params["dataset"])
+    data = restrict_to_classes(load_dataset(dataset_row), model_row.class_names)
+    model = load_model(model_row)
+    arch = ArchSpec(name=model_row.architecture, num_classes=model_row.num_classes,
+                    in_channels=model_row.input_spec["channels"], kwargs=model_row.arch_kwargs)
+    decomposer = get_decomposer(params["method"])
+    config = type(decomposer.make_config(params["preset"])).from_dict(params["config"])
+    result = decomposer.decompose(model, data, config, ctx.stage(0.0, 0.9))
+    ctx.check_cancelled()
+    modules = extract_modules(model, arch, result, data, ctx.stage(0.9, 1.0))
+    meta, tensors = result.to_state()
+    row = registration.register_decomposition(
+        owner=job.owner, job=job, model=model_row, dataset=dataset_row, params=params, result_meta=meta,
+        result_weights=state_dict_to_safetensors(tensors),
+        modules=[{"class_index": m.class_index, "class_name": m.class_name, "spec": m.spec,
+                  "weights": state_dict_to_safetensors(m.state_dict), **m.metrics()} for m in modules])
+    return {"decomposition": row.pk, "modules": list(row.modules.values_list("pk", flat=True)),
+            "composed_accuracy": row.composed_accuracy, "mean_kernel_retention": row.mean_kernel_retention}
+
+
+def _chosen_module(row: Module) -> composition.ChosenModule:
+    spec = json.loads(blobs.read_bytes(row.spec).decode("utf-8"))
+    with blobs.open_blob(row.weights) as handle:
+        tensors = read_safetensors(handle.read()).tensors
+    return composition.ChosenModule(spec=spec, state_dict=tensors, base_key=row.base_model.weights_id,
+                                    class_name=row.class_name, sha256=row.weights_id)
+
+
+def _base_source(row: BaseModel) -> composition.BaseSource:
+    return composition.BaseSource(key=row.weights_id, model=load_model(row), spec=InputSpec.from_dict(row.input_spec),
+                                  class_names=list(row.class_names))
+
+
+def _lineage(modules: list[Module], bases: list[BaseModel], dataset: Dataset) -> list[dict]:
+    """What the ONNX file's metadata says it was made from (content hashes, then row ids)."""
+    return [*({"role": "module", "id": m.pk, "class_name": m.class_name, "sha256": m.weights_id,
+               "spec_sha256": m.spec_id, "base_model_sha256": m.base_model.weights_id} for m in modules),
+            *({"role": "base_model", "id": b.pk, "name": b.name, "sha256": b.weights_id} for b in bases),
+            {"role": "dataset", "id": dataset.pk, "name": dataset.name, "sha256": dataset.arrays_id}]
+
+
+def _finish_build(job: Job, composed, data: ImageDataset, modules: list[Module], bases: list[BaseModel],
+                  dataset_row: Dataset, items: list[tuple[int, int, str]], ctx: RunContext, started: float) -> dict:
+    params = job.params
+    extra = {"kind": params["kind"], **params["options"], "cache_key": params["cache_key"]}
+    output = composition.export_build(composed, data, _lineage(modules, bases, dataset_row), extra, ctx)
+    metrics = {**output.metrics, "build_seconds": round(time.perf_counter() - started, 3), "onnx_sha256": output.onnx.sha256}
+    row = registration.register_build(
+        owner=job.owner, job=job, params=params, onnx_bytes=output.onnx.data, metrics=metrics,
+        parity_max_abs_diff=output.onnx.parity_max_abs_diff, input_spec=composed.spec.to_dict(), items=items,
+        base_model_ids=[b.pk for b in bases])
+    return {"build": row.pk, "onnx_sha256": row.onnx_id, "accuracy": metrics.get("accuracy"),
+            "parity_max_abs_diff": row.parity_max_abs_diff}
+
+
+def _build(job: Job, ctx: RunContext) -> dict:
+    started = time.perf_counter()
+    params = job.params
+    rows = {m.pk: m for m in Module.objects.select_related("base_model").filter(pk__in=params["modules"])}
+    modules = [rows[pk] for pk in params["modules"]]
+    bases = list({m.base_model_id: m.base_model for m in modules}.values())
+    dataset_row = Dataset.objects.get(pk=params["dataset"])
+    data = load_dataset(dataset_row)
+    ctx.report(0.02, "loading", f"{len(modules)} modules from {len(bases)} base model(s)")
+    composed = composition.compose([_chosen_module(m) for m in modules], composition.ComposeOptions(**params["options"]),
+                                   data, {b.weights_id: _base_source(b) for b in bases}, ctx)
+    items = [(m.pk, position, m.class_name) for position, m in enumerate(modules)]
+    return _finish_build(job, composed, data, modules, bases, dataset_row, items, ctx, started)
+
+
+def _patch(job: Job, ctx: RunContext) -> dict:
+    started = time.perf_counter()
+    params = job.params
+    weak = BaseModel.objects.get(pk=params["model"])
+    strong = Module.objects.select_related("base_model").get(pk=params["module"])
+    dataset_row = Dataset.objects.get(pk=params["dataset"])
+    data = load_dataset(dataset_row)
+    ctx.report(0.02, "loading", f"weak model {weak.name!r} and the module for {strong.class_name!r}")
+    composed = composition.patch(_base_source(weak), _chosen_module(strong), composition.PatchOptions(**params["options"]),
+                                 data, ctx)
+    items = [(strong.pk, composed.class_names.index(strong.class_name), strong.class_name)]
+    return _finish_build(job, composed, data, [strong], [weak, strong.base_model], dataset_row, items, ctx, started)
+
+
 HANDLERS = {
     Job.Kind.IMPORT_DATASET: _import_dataset,
     Job.Kind.IMPORT_MODEL: _import_model,
     Job.Kind.TRAIN: _train,
     Job.Kind.EVALUATE: _evaluate,
+    Job.Kind.DECOMPOSE: _decompose,
+    Job.Kind.BUILD: _build,
+    Job.Kind.PATCH: _patch,
 }
 
 

@@ -33,3 +33,41 @@ def drain_jobs():
                      verbosity=0)
 
     return drain
+
+
+SMALL_ARCH = {"architecture": "rescnn", "arch_kwargs": {"width": 0.125}}
+
+
+@pytest.fixture(scope="session")
+def small_digits16_weights() -> bytes:
+    """safetensors bytes of a narrow ResCNN trained briefly on digits-16 (trained once per session)."""
+    from splitter_engine.architectures import ArchSpec, build_model
+    from splitter_engine.data import load_builtin
+    from splitter_engine.training import TrainConfig, train_model
+    from splitter_engine.weights import state_dict_to_safetensors
+
+    data = load_builtin("digits-16")
+    model = build_model(ArchSpec(SMALL_ARCH["architecture"], 10, 1, SMALL_ARCH["arch_kwargs"]))
+    result = train_model(model, data, TrainConfig(epochs=4, lr=3e-3, seed=0))
+    return state_dict_to_safetensors(result.state_dict)
+
+
+@pytest.fixture
+def small_model(user, drain_jobs, small_digits16_weights):
+    """A BaseModel row (with its digits-16 data set) made through the real import jobs."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from modules_registry.models import BaseModel, Dataset
+    from modules_registry.services.datasets import import_builtin_dataset
+    from modules_registry.services.models import upload_model
+
+    import_builtin_dataset(owner=user, builtin="digits-16")
+    drain_jobs()
+    dataset = Dataset.objects.get(owner=user, name="digits-16")
+    job = upload_model(owner=user, weights=SimpleUploadedFile("small.safetensors", small_digits16_weights),
+                       name="small-rescnn", class_names=dataset.class_names, input_spec=dataset.input_spec,
+                       dataset=dataset, **SMALL_ARCH)
+    drain_jobs()
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    return BaseModel.objects.get(pk=job.result["model"])

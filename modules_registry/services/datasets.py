@@ -3,8 +3,11 @@ from __future__ import annotations
 from modules_registry import uploads
 from modules_registry.models import Dataset, Job
 from modules_registry.services.jobs import ServiceError, start_job
+from modules_registry.services import registration
 from modules_registry.services.validation import clean_name, clean_seed, clean_visibility
-from splitter_engine.data import BUILTIN_DATASETS
+from splitter_engine.data import BUILTIN_DATASETS, load_builtin
+from splitter_engine.data.builtin import SPLIT_SEED
+from splitter_engine.data.packed import pack
 
 
 def _check_name_free(owner, name: str) -> None:
@@ -13,10 +16,29 @@ def _check_name_free(owner, name: str) -> None:
                            code="duplicate_name", field="name", status=409)
 
 
-def import_builtin_dataset(*, owner, builtin: str, name: str | None = None, visibility: str = "public") -> Job:
+def _check_builtin(builtin: str) -> None:
     if builtin not in BUILTIN_DATASETS:
         raise ServiceError(f"unknown built-in data set {builtin!r}; choose one of {sorted(BUILTIN_DATASETS)}",
                            field="builtin")
+
+
+def add_builtin_dataset(*, owner, builtin: str, name: str | None = None, visibility: str = "public",
+                        job: Job | None = None) -> Dataset:
+    """Register a built-in data set now (they are small and bundled, so no upload to check)."""
+    _check_builtin(builtin)
+    name = name or builtin
+    _check_name_free(owner, name)
+    dataset = load_builtin(builtin)
+    return registration.register_dataset(
+        owner=owner, job=job, name=name, description=BUILTIN_DATASETS[builtin], source=Dataset.Source.BUILTIN,
+        visibility=clean_visibility(visibility), class_names=dataset.class_names,
+        input_spec=dataset.spec.to_dict(), class_counts={s: dataset.class_counts(s) for s in dataset.splits},
+        split_seed=SPLIT_SEED, packed_arrays=pack(dataset), archive=None)
+
+
+def import_builtin_dataset(*, owner, builtin: str, name: str | None = None, visibility: str = "public") -> Job:
+    """The same as a job, for callers that follow everything through jobs (the API, the UI)."""
+    _check_builtin(builtin)
     name = name or builtin
     _check_name_free(owner, name)
     return start_job(kind=Job.Kind.IMPORT_DATASET, owner=owner, device="cpu",

@@ -1,24 +1,23 @@
 """Decompositions: split a base model into per-class modules, as a job."""
 from __future__ import annotations
 
-from modules_registry.models import BaseModel, Dataset, Decomposition, Job, Visibility
+from modules_registry.models import BaseModel, Dataset, Job, Visibility
 from modules_registry.services.jobs import ServiceError, start_job
 from modules_registry.services.validation import clean_seed
 from splitter_engine.runtime import EngineError
-
-METHODS = tuple(Decomposition.Method.values)
 
 
 def start_decomposition(*, owner, model: BaseModel, method: str = "gradsplitter", preset: str = "fast",
                         overrides: dict | None = None, seed: int = 0, device: str = "auto",
                         dataset: Dataset | None = None) -> Job:
-    from splitter_engine.methods import make_config
+    from splitter_engine.methods import list_decomposers, make_config
 
     if not model.decomposable:
         raise ServiceError("this entry is an ONNX file, stored for download only; upload PyTorch weights "
                            "(.safetensors) to decompose it", code="not_decomposable", field="model")
-    if method not in METHODS:
-        raise ServiceError(f"method must be one of {', '.join(METHODS)}", field="method")
+    methods = list_decomposers()
+    if method not in methods:
+        raise ServiceError(f"method must be one of {', '.join(methods)}", field="method")
     dataset = dataset or model.dataset
     if dataset is None:
         raise ServiceError("decomposition needs labelled data: choose a data set with the model's classes",
@@ -29,11 +28,12 @@ def start_decomposition(*, owner, model: BaseModel, method: str = "gradsplitter"
                            code="class_mismatch", field="dataset")
     if not isinstance(overrides or {}, dict):
         raise ServiceError("overrides must be an object of config fields", field="overrides")
+    seed = clean_seed(seed)
     try:
-        config = make_config(method, preset, **(overrides or {}))
+        config = make_config(method, preset, {**(overrides or {}), "seed": seed})
     except (EngineError, TypeError, ValueError) as exc:
         raise ServiceError(f"decomposition config: {exc}", field="overrides") from exc
     visibility = Visibility.PRIVATE if model.visibility == Visibility.PRIVATE else Visibility.PUBLIC
     return start_job(kind=Job.Kind.DECOMPOSE, owner=owner, device=device, params={
         "model": model.pk, "dataset": dataset.pk, "method": method, "preset": preset,
-        "config": config.to_dict(), "seed": clean_seed(seed), "visibility": visibility})
+        "config": config.to_dict(), "seed": seed, "visibility": visibility})

@@ -1,10 +1,13 @@
 """Writes the rows that a finished job produced, all in one transaction."""
 from __future__ import annotations
 
+import json
+
 from django.db import transaction
 
 from modules_registry import blobs
-from modules_registry.models import BaseModel, Dataset, Evaluation
+from modules_registry.models import BaseModel, Dataset, Decomposition, Evaluation, Module
+from modules_registry.models import Build, BuildItem
 
 
 @transaction.atomic
@@ -53,3 +56,56 @@ def register_trained_model(*, owner, job, params: dict, weights: bytes, params_c
 @transaction.atomic
 def register_evaluation(*, owner, job, model: BaseModel, dataset: Dataset, split: str, report: dict) -> Evaluation:
     return _evaluation_row(owner=owner, job=job, model=model, dataset=dataset, split=split, report=report)
+
+
+@transaction.atomic
+def register_decomposition(*, owner, job, model: BaseModel, dataset: Dataset, params: dict, result_meta: dict,
+                           result_weights: bytes, modules: list[dict]) -> Decomposition:
+    """The decomposition and its N modules, all or nothing."""
+    metrics = result_meta.get("metrics", {})
+    decomposition = Decomposition.objects.create(
+        owner=owner, job=job, base_model=model, dataset=dataset, method=params["method"],
+        preset=params.get("preset", ""), config=params["config"], seed=params["seed"], device=job.device,
+        history=result_meta.get("history", []), selected_epoch=result_meta.get("selected_epoch"),
+        composed_accuracy=metrics["composed_accuracy"], base_accuracy=metrics["base_accuracy"],
+        mean_kernel_retention=metrics["mean_retention"], metrics=metrics,
+        result=blobs.store(result_weights, media_type="application/safetensors"),
+        result_spec={k: v for k, v in result_meta.items() if k not in ("history", "metrics")},
+        visibility=params.get("visibility", "public"))
+    for module in modules:
+        Module.objects.create(
+            owner=owner, job=job, decomposition=decomposition, base_model=model, visibility=decomposition.visibility,
+            class_index=module["class_index"], class_name=module["class_name"],
+            spec=blobs.store(json.dumps(module["spec"], indent=1).encode(), media_type="application/json"),
+            weights=blobs.store(module["weights"], media_type="application/safetensors"),
+            kept_kernels=module["kept_kernels"], total_kernels=module["total_kernels"], params=module["params"],
+            flops=module["flops"], params_fraction=module["params_fraction"],
+            flops_fraction=module["flops_fraction"], precision=module["precision"], recall=module["recall"],
+            f1=module["f1"])
+    return decomposition
+
+
+@transaction.atomic
+def register_build(*, owner, job, params: dict, onnx_bytes: bytes, metrics: dict, parity_max_abs_diff: float,
+                   input_spec: dict, items: list[tuple[int, int, str]], base_model_ids: list[int]) -> Build:
+    """A composed or patched classifier with lineage to every module and base model, all or nothing.
+
+    ``items``: (module id, output position, class name) of every module used. ``params`` is the job's
+    validated request; a Build with the same cache key (a concurrent twin
+    request) is returned instead of a second row.
+    """
+    existing = Build.objects.filter(cache_key=params["cache_key"]).first()
+    if existing is not None:
+        return existing
+    options = params.get("options", {})
+    build = Build.objects.create(
+        owner=owner, job=job, name=params.get("name", ""), description=params.get("description", ""),
+        visibility=params.get("visibility", "public"), kind=params["kind"], strategy=options.get("strategy", ""),
+        calibration=options.get("calibration", "none"), cache_key=params["cache_key"],
+        class_names=params["class_names"], input_spec=input_spec, options=options,
+        onnx=blobs.store(onnx_bytes, media_type="application/onnx"), metrics=metrics,
+        parity_max_abs_diff=parity_max_abs_diff)
+    for module_id, position, class_name in items:
+        BuildItem.objects.create(build=build, module_id=module_id, position=position, class_name=class_name)
+    build.base_models.set(base_model_ids)
+    return build

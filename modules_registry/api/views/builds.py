@@ -1,8 +1,23 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from modules_registry.api import filters, queries
-from modules_registry.api.serializers.resources import BuildDetailOut, BuildOut
-from modules_registry.api.views.base import DOWNLOAD_ACTION, ArtifactViewSet, download, download_schema
+from modules_registry.api import filters, queries, throttles
+from modules_registry.api.serializers.builds import BuildRequestOut, ComposeIn, EstimateIn, EstimateOut, PatchIn
+from modules_registry.api.serializers.resources import BuildDetailOut, BuildOut, JobOut
+from modules_registry.api.views.base import DOWNLOAD_ACTION, ArtifactViewSet, command_input, download, download_schema
+from modules_registry.services import builds as service
+
+
+def build_answer(answer, request) -> Response:
+    """The cached Build at once (200), or the job that will make it (202, Location: the job)."""
+    context = {"request": request}
+    if answer.cached:
+        build = queries.build_detail(request.user).get(pk=answer.build.pk)
+        data = {"cached": True, "build": BuildDetailOut(build, context=context).data, "job": None}
+        return Response(data, status=200, headers={"Location": data["build"]["url"]})
+    job = JobOut(answer.job, context=context).data
+    return Response({"cached": False, "build": None, "job": job}, status=202, headers={"Location": job["url"]})
 
 
 class BuildViewSet(ArtifactViewSet):
@@ -15,6 +30,27 @@ class BuildViewSet(ArtifactViewSet):
     filterset_class = filters.BuildFilter
     search_fields = ["name", "description"]
     ordering_fields = ["created_at", "name", "id"]
+
+    @extend_schema(request=ComposeIn, responses={200: BuildRequestOut, 202: BuildRequestOut})
+    @action(detail=False, methods=["post"], throttle_classes=throttles.BUILDS)
+    def compose(self, request):
+        """Compose modules (one per class, in output order) into a classifier exported as ONNX."""
+        data = command_input(self, ComposeIn)
+        return build_answer(service.start_build(owner=request.user, **data), request)
+
+    @extend_schema(request=PatchIn, responses={200: BuildRequestOut, 202: BuildRequestOut})
+    @action(detail=False, methods=["post"], throttle_classes=throttles.BUILDS)
+    def patch(self, request):
+        """Replace (or add) a class of a weak model with a strong model's module for it."""
+        data = command_input(self, PatchIn)
+        return build_answer(service.start_patch(owner=request.user, **data), request)
+
+    @extend_schema(request=EstimateIn, responses={200: EstimateOut})
+    @action(detail=False, methods=["post"])
+    def estimate(self, request):
+        """Params and FLOPs of both strategies for a selection, before building."""
+        data = command_input(self, EstimateIn)
+        return Response(service.estimate(user=request.user, **data))
 
     @download_schema
     @action(**DOWNLOAD_ACTION)

@@ -1,15 +1,33 @@
-"""Makes sure the hub has its demo content; queues only what is missing, so it is safe to re-run."""
+"""Makes sure the hub has its demo content; queues only what is missing, so it is safe to re-run.
+
+Demo content: the built-in digits-32 data set and a handful of small models of different architectures
+trained on it in the background worker — two of them deliberately weak (trained on a Dirichlet-skewed
+quarter of the data), so that there is something to patch.
+"""
 import os
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from modules_registry.models import Dataset, Job
-from modules_registry.services.datasets import import_builtin_dataset
+from modules_registry.models import BaseModel, Dataset, Job
+from modules_registry.services.datasets import add_builtin_dataset
+from modules_registry.services.models import start_training
 
 DEMO_USER = "demo"
 DEMO_DATASET = "digits-32"
+GOOD = {"epochs": 8, "lr": 3e-3, "lr_schedule": "cosine", "seed": 0}
+WEAK = {"epochs": 6, "lr": 3e-3, "seed": 1, "dirichlet_alpha": 0.3, "subsample": 0.25}
+DEMO_MODELS = [
+    ("demo-simcnn", "simcnn", {"width": 0.25}, GOOD, "SimCNN (VGG16-like), a quarter of the paper's width"),
+    ("demo-rescnn", "rescnn", {"width": 0.25}, GOOD, "ResCNN (residual adds), a quarter of the paper's width"),
+    ("demo-incecnn", "incecnn", {"width": 0.25}, GOOD, "InceCNN (inception blocks), a quarter of the paper's width"),
+    ("demo-resnet18", "resnet18", {"width": 0.25}, {**GOOD, "epochs": 6}, "torchvision resnet18 at a quarter width"),
+    ("demo-rescnn-weak", "rescnn", {"width": 0.25}, WEAK,
+     "deliberately weak: trained on a Dirichlet(0.3)-skewed quarter of digits-32"),
+    ("demo-simcnn-weak", "simcnn", {"width": 0.25}, {**WEAK, "seed": 2},
+     "deliberately weak: trained on a Dirichlet(0.3)-skewed quarter of digits-32"),
+]
 
 
 def demo_user():
@@ -33,11 +51,16 @@ class Command(BaseCommand):
         user, password = demo_user()
         if password:
             self.stdout.write(f"created the local demo account: user {DEMO_USER!r}, password {password!r}")
-        pending = Job.objects.filter(owner=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
-        if Dataset.objects.filter(owner=user, name=DEMO_DATASET).exists():
-            self.stdout.write(f"demo data set {DEMO_DATASET!r} is present")
-        elif pending.filter(kind=Job.Kind.IMPORT_DATASET).exists():
-            self.stdout.write(f"demo data set {DEMO_DATASET!r} is being imported")
-        else:
-            job = import_builtin_dataset(owner=user, builtin=DEMO_DATASET)
-            self.stdout.write(f"queued job #{job.pk}: import {DEMO_DATASET}")
+        dataset = Dataset.objects.filter(owner=user, name=DEMO_DATASET).first()
+        if dataset is None:
+            dataset = add_builtin_dataset(owner=user, builtin=DEMO_DATASET)
+            self.stdout.write(f"registered data set {DEMO_DATASET}")
+        pending = set(Job.objects.filter(owner=user, kind=Job.Kind.TRAIN, status__in=[
+            Job.Status.QUEUED, Job.Status.RUNNING]).values_list("params__name", flat=True))
+        existing = set(BaseModel.objects.filter(owner=user).values_list("name", flat=True))
+        for name, architecture, kwargs, config, description in DEMO_MODELS:
+            if name in existing or name in pending:
+                continue
+            job = start_training(owner=user, dataset=dataset, name=name, architecture=architecture,
+                                 arch_kwargs=kwargs, config=config, device="auto", description=description)
+            self.stdout.write(f"queued job #{job.pk}: train {name}")
