@@ -67,8 +67,9 @@ def layer_rows(spec: dict) -> list[tuple[str, int, int]]:
             if isinstance(kept, int) and isinstance(total, int):
                 rows.append((str(g.get("root") or g.get("name") or f"group {i}"), kept, total))
         return rows
-    kept, sizes = (spec or {}).get("kept_channels"), (spec or {}).get("group_sizes")
-    roots = (spec or {}).get("group_roots") or []
+    spec = spec or {}
+    kept, sizes = spec.get("kept", spec.get("kept_channels")), spec.get("group_sizes")
+    roots = spec.get("group_roots") or []
     if isinstance(kept, list) and isinstance(sizes, list):
         for i, (k, total) in enumerate(zip(kept, sizes)):
             name = roots[i] if i < len(roots) else f"group {i}"
@@ -117,3 +118,31 @@ def job_result_links(job) -> list[tuple[str, str]]:
             except NoReverseMatch:
                 pass
     return links
+
+
+def builder_groups(modules, ticked) -> list[dict]:
+    """Modules grouped by decomposition for the picker: [{title, dataset, modules: [(module, ticked)]}]."""
+    ticked = {str(v) for v in ticked}
+    groups: dict[int, dict] = {}
+    for m in modules:
+        group = groups.setdefault(m.decomposition_id, {
+            "title": f"{m.base_model.name} · {m.decomposition.get_method_display()} #{m.decomposition_id}",
+            "model": m.base_model, "modules": []})
+        group["modules"].append((m, str(m.pk) in ticked))
+    return list(groups.values())
+
+
+def patch_rows(metrics: dict) -> list[dict] | None:
+    """Before/after rows of a patch build's class-c metrics, or None for a composed build."""
+    before, after = (metrics or {}).get("before"), (metrics or {}).get("after")
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return None
+    return [{"metric": label, "before": before.get(key), "after": after.get(key)}
+            for key, label in (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"),
+                               ("accuracy", "Overall accuracy"))]
+
+
+def slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "build"

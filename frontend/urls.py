@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend.views import datasets, decompositions, home, jobs, models, modules
+from frontend.views import builds, datasets, decompositions, home, jobs, models, modules
 
 app_name = "frontend"
 urlpatterns = [
@@ -23,6 +23,13 @@ urlpatterns = [
     path("modules/", modules.module_list, name="module_list"),
     path("modules/<int:pk>/", modules.module_detail, name="module_detail"),
     path("modules/<int:pk>/download/<str:part>/", modules.module_download, name="module_download"),
+    path("builds/", builds.build_list, name="build_list"),
+    path("builds/new/", builds.build_new, name="build_new"),
+    path("builds/estimate/", builds.build_estimate, name="build_estimate"),
+    path("builds/patch/", builds.patch_new, name="patch_new"),
+    path("builds/<int:pk>/", builds.build_detail, name="build_detail"),
+    path("builds/<int:pk>/download/", builds.build_download, name="build_download"),
+    path("builds/<int:pk>/try/", builds.build_try, name="build_try"),
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job_detail"),
     path("jobs/<int:pk>/status/", jobs.job_status, name="job_status"),

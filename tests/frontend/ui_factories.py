@@ -56,7 +56,7 @@ def make_decomposition(owner, model, visibility="public") -> Decomposition:
         result=blobs.store(f"result of {model.name}".encode()))
     for i, name in enumerate(model.class_names):
         spec = {"architecture": "simcnn", "class_index": i, "group_roots": ["features.0", "features.3", "features.7"],
-                "group_sizes": [8, 16, 32], "kept_channels": [list(range(4 + i % 3)), list(range(9)), list(range(12 + i))]}
+                "group_sizes": [8, 16, 32], "kept": [list(range(4 + i % 3)), list(range(9)), list(range(12 + i))]}
         Module.objects.create(
             owner=owner, decomposition=decomposition, base_model=model, class_index=i, class_name=name,
             visibility=visibility, spec=blobs.store(json.dumps(spec).encode(), media_type="application/json"),
@@ -64,3 +64,44 @@ def make_decomposition(owner, model, visibility="public") -> Decomposition:
             params=40000 + 100 * i, flops=3_000_000 + 1000 * i, params_fraction=0.33, flops_fraction=0.4,
             precision=0.95, recall=0.93 - i / 100, f1=0.94 - i / 100)
     return decomposition
+
+
+def tiny_onnx(channels: int, height: int, width: int, classes: int) -> bytes:
+    """A real ONNX classifier (flatten + matmul) with the hub's input/output names; class k likes brightness k."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    features = channels * height * width
+    weights = np.zeros((features, classes), dtype=np.float32)
+    weights[:, 0] = -1.0 / features
+    weights[:, -1] = 1.0 / features
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["input"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["logits"])],
+        "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", channels, height, width])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
+        [numpy_helper.from_array(weights, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def make_build(owner, modules, visibility="public"):
+    from modules_registry.models import Build, BuildItem
+
+    spec = modules[0].base_model.input_spec
+    names = [m.class_name for m in modules]
+    per_class = [{"class": n, "precision": 0.9, "recall": 0.95, "f1": 0.92, "support": 27} for n in names]
+    build = Build.objects.create(
+        owner=owner, name=f"digits {', '.join(names)}", kind="compose", strategy="ensemble", calibration="none",
+        cache_key=f"{len(names)}-{modules[0].pk}-{visibility}".ljust(64, "0"), class_names=names, input_spec=spec,
+        onnx=blobs.store(tiny_onnx(spec["channels"], spec["height"], spec["width"], len(names)),
+                         media_type="application/onnx"),
+        metrics={"accuracy": 0.93, "per_class": per_class, "params": 120000, "flops": 9000000,
+                 "onnx_provider": "CPUExecutionProvider", "parity_samples": 64},
+        parity_max_abs_diff=2e-6, visibility=visibility)
+    for position, module in enumerate(modules):
+        BuildItem.objects.create(build=build, module=module, position=position, class_name=module.class_name)
+    build.base_models.set({m.base_model_id for m in modules})
+    return build

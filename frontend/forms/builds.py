@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from django import forms
+
+from frontend.forms.common import DEVICE_CHOICES, HubForm
+from modules_registry.models import Visibility
+
+STRATEGY_CHOICES = [("ensemble", "Ensemble — every module runs; exact module behaviour"),
+                    ("fused", "Fused — modules of one model share one sliced trunk; cheaper")]
+CALIBRATION_CHOICES = [("none", "None (argmax of the scores)"), ("linear", "Linear layer fitted on labelled samples"),
+                       ("temperature", "Per-module temperature")]
+VISIBILITY_CHOICES = [("", "Public unless an input is private")] + list(Visibility.choices)
+
+
+class BuildForm(HubForm):
+    """The builder: modules in output order plus the options of the composition."""
+
+    modules = forms.TypedMultipleChoiceField(coerce=int, label="Classes",
+                                             error_messages={"required": "choose at least two classes"})
+    strategy = forms.ChoiceField(choices=STRATEGY_CHOICES, initial="ensemble", widget=forms.RadioSelect)
+    calibration = forms.ChoiceField(choices=CALIBRATION_CHOICES, initial="none",
+                                    help_text="Needed when the classes come from different models.")
+    refit = forms.BooleanField(required=False, label="Refit the output layer (fused only)")
+    adapt_inputs = forms.BooleanField(required=False, label="Adapt inputs when the models' input specs differ")
+    dataset = forms.TypedChoiceField(label="Data set for calibration and testing", coerce=int, required=False,
+                                     empty_value=None)
+    name = forms.CharField(max_length=120, required=False, help_text="Defaults to the class names.")
+    visibility = forms.ChoiceField(choices=VISIBILITY_CHOICES, required=False)
+    device = forms.ChoiceField(choices=DEVICE_CHOICES, initial="auto")
+
+    def __init__(self, *args, modules, datasets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["modules"].choices = [(m.pk, m.class_name) for m in modules]
+        self.fields["dataset"].choices = [("", "The base models' data set")] + [(d.pk, d.name) for d in datasets]
+
+    def ordered_modules(self) -> list[int]:
+        """Module ids in the order they were ticked on the page (the output order of the classifier)."""
+        return [int(v) for v in self.data.getlist("modules") if str(v).isdigit()]
+
+
+class PatchForm(HubForm):
+    model = forms.TypedChoiceField(label="Weak model", coerce=int)
+    module = forms.TypedChoiceField(label="Stronger module", coerce=int,
+                                    help_text="A module for the class to fix, from another, stronger model.")
+    mode = forms.ChoiceField(choices=[("replace", "Replace the class"), ("add", "Add the class")], initial="replace")
+    calibration = forms.ChoiceField(choices=CALIBRATION_CHOICES, initial="linear")
+    dataset = forms.TypedChoiceField(label="Data set", coerce=int, required=False, empty_value=None)
+    name = forms.CharField(max_length=120, required=False)
+    visibility = forms.ChoiceField(choices=VISIBILITY_CHOICES, required=False)
+    device = forms.ChoiceField(choices=DEVICE_CHOICES, initial="auto")
+
+    def __init__(self, *args, models, modules, datasets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [("", "Choose the model to fix")] + [
+            (m.pk, f"{m.name} ({m.num_classes} classes)") for m in models]
+        groups: dict[str, list] = {}
+        for m in modules:
+            groups.setdefault(m.base_model.name, []).append((m.pk, f"class {m.class_name} — F1 {m.f1 * 100:.1f} %"))
+        self.fields["module"].choices = [("", "Choose a module")] + list(groups.items())
+        self.fields["dataset"].choices = [("", "The models' data set")] + [(d.pk, d.name) for d in datasets]
+
+
+class TryItForm(HubForm):
+    image = forms.ImageField(label="Image", help_text="PNG or JPEG; it is resized to the build's input size.")
