@@ -183,6 +183,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobKindEnum": "modules_registry.models.Job.Kind",
         "BuildKindEnum": "modules_registry.models.Build.Kind",
+        "BuildStrategyEnum": "modules_registry.models.Build.Strategy",
         "ModelFormatEnum": "modules_registry.models.BaseModel.Format",
         "DatasetUploadFormatEnum": "modules_registry.api.serializers.commands.DATASET_FORMATS",
     },

@@ -36,7 +36,7 @@ class ArtifactViewSet(viewsets.ReadOnlyModelViewSet):
 def accepted(job, request) -> Response:
     """202: the command was queued as ``job``; poll its url."""
     data = JobOut(job, context={"request": request}).data
-    return Response(data, status=202, headers={"Location": data["url"]})
+    return Response(data, status=202, headers={"Location": str(data["url"])})
 
 
 def command_input(view, serializer_class):

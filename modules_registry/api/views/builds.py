@@ -15,9 +15,9 @@ def build_answer(answer, request) -> Response:
     if answer.cached:
         build = queries.build_detail(request.user).get(pk=answer.build.pk)
         data = {"cached": True, "build": BuildDetailOut(build, context=context).data, "job": None}
-        return Response(data, status=200, headers={"Location": data["build"]["url"]})
+        return Response(data, status=200, headers={"Location": str(data["build"]["url"])})
     job = JobOut(answer.job, context=context).data
-    return Response({"cached": False, "build": None, "job": job}, status=202, headers={"Location": job["url"]})
+    return Response({"cached": False, "build": None, "job": job}, status=202, headers={"Location": str(job["url"])})
 
 
 class BuildViewSet(ArtifactViewSet):
