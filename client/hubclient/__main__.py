@@ -1,0 +1,5 @@
+import sys
+
+from hubclient.cli import main
+
+sys.exit(main())
