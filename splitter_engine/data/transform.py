@@ -14,17 +14,19 @@ _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's RGB -> L
 
 
 def parse_size(image_size) -> Optional[tuple[int, int]]:
-    """``None``, ``32``, ``(32, 32)`` or ``"32x32"`` -> (height, width) or None."""
+    """``None``, ``32``, ``"32"``, ``"32x24"``, ``[32]`` or ``(32, 24)`` -> (height, width) or None."""
     if image_size is None:
         return None
-    if isinstance(image_size, str):
-        parts = image_size.lower().replace("×", "x").split("x")
-        image_size = [int(p) for p in parts] if all(p.strip().isdigit() for p in parts) else None
-        if image_size is None:
-            raise DatasetReadError("image size must look like 32 or 32x32")
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
-    h, w = (int(v) for v in image_size)
+    parts = image_size.lower().replace("×", "x").split("x") if isinstance(image_size, str) else image_size
+    if isinstance(parts, int):
+        parts = [parts]
+    try:
+        values = [int(p) for p in parts]
+    except (TypeError, ValueError):
+        values = []
+    if len(values) not in (1, 2):
+        raise DatasetReadError(f"image size must look like 32, 32x24 or (32, 24); got {image_size!r}")
+    h, w = values if len(values) == 2 else values * 2
     if h < 1 or w < 1:
         raise DatasetReadError(f"image size must be positive, got {h}x{w}")
     return h, w

@@ -173,3 +173,18 @@ def test_readers_write_no_files(tmp_path, monkeypatch):
         read_dataset(source, limits=ReadLimits())
     assert not any(scratch.iterdir()) and not any(cwd.iterdir())
     assert sorted(p.name for p in sources.iterdir()) == before
+
+
+@pytest.mark.parametrize("given, expected", [(None, None), (32, (32, 32)), ("32", (32, 32)), ("16x8", (16, 8)),
+                                             ([32], (32, 32)), ((32, 24), (32, 24))])
+def test_image_size_forms(given, expected):
+    from splitter_engine.data.transform import parse_size
+    assert parse_size(given) == expected
+
+
+@pytest.mark.parametrize("given", ["abc", [], [1, 2, 3], "0x4"])
+def test_bad_image_sizes_are_refused(given):
+    from splitter_engine.data import DatasetReadError
+    from splitter_engine.data.transform import parse_size
+    with pytest.raises(DatasetReadError, match="image size"):
+        parse_size(given)
