@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 import journey
-from modules_registry.models import BaseModel, Dataset, Evaluation, Job
+from modules_registry.models import BaseModel, Build, Evaluation, Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,6 +19,7 @@ def _backend_runs(kind: str) -> bool:
     return kind in HANDLERS
 
 
+@pytest.mark.timeout(1500)  # minutes on a 2-core machine; the jobs dominate
 def test_journey(page, live_server, worker, shoot, tmp_path):
     get_user_model().objects.create_user(username="alice", password="alice-password-1")
     base = live_server.url
@@ -86,13 +87,14 @@ def test_journey(page, live_server, worker, shoot, tmp_path):
     if not _backend_runs(Job.Kind.DECOMPOSE):
         pytest.skip("the worker cannot run decompositions yet (splitter_engine.tasks has no handler); "
                     "the journey stops after upload and evaluation")
-    decompose_and_build(page, base, shoot)
+    decompose_and_build(page, base, shoot, tmp_path)
 
 
-def decompose_and_build(page, base, shoot):
+def decompose_and_build(page, base, shoot, tmp_path):
     form = page.locator("form[aria-labelledby=dec-h]")
     form.get_by_label("Method").select_option("gradsplitter")
     form.get_by_label("Preset").fill("fast")
+    form.get_by_label("Config overrides (JSON)").fill('{"cycles": 3, "warmup_head_epochs": 1}')  # 7 epochs
     form.get_by_label("Device").select_option("cpu")
     form.get_by_role("button", name="Start decomposition").click()
     seen = journey.finish_job(page)
@@ -103,8 +105,84 @@ def decompose_and_build(page, base, shoot):
     page.locator("section[aria-labelledby=mods-h] .card a").first.click()
     assert page.locator("svg.chart title", has_text="Kept channels").count() == 1
     shoot(page, "module-detail")
-    page.goto(f"{base}/modules/")
+    page.goto(f"{base}/modules/?q=uploaded-simcnn&sort=class")
     shoot(page, "module-browser")
+    build_and_try(page, base, shoot, tmp_path)
+    patch_weak_model(page, base, shoot)
+
+
+def build_and_try(page, base, shoot, tmp_path):
+    """Pick three classes by keyboard and search, see the estimate, build, download and run the ONNX file."""
+    page.goto(f"{base}/builds/new/")
+    search = page.get_by_label("Search classes")
+    for name in ("0", "1", "2"):
+        search.fill(name)
+        box = page.locator(f"#picker label.option[data-class='{name}']:visible input").first
+        box.focus()
+        page.keyboard.press("Space")  # the picker works from the keyboard
+        assert box.is_checked()
+    search.fill("")
+    expect_text(page.locator("#estimate"), "Fused")
+    shoot(page, "builder")
+    page.get_by_role("button", name="Build", exact=True).click()
+    journey.finish_job(page)
+    journey.open_result(page, "build")
+    assert page.locator("#onnx-sha256").inner_text().strip() == Build.objects.get().onnx_id
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download ONNX").click()
+    onnx_path = tmp_path / "build.onnx"
+    download_info.value.save_as(onnx_path)
+    accuracy = run_onnx_on_digits(onnx_path, ["0", "1", "2"])
+    assert accuracy > 0.5, f"the downloaded ONNX classifies only {accuracy:.0%} of test digits 0-2"
+
+    digit = tmp_path / "digit-2.png"
+    save_digit_png(digit, "2")
+    page.get_by_label("Image").set_input_files(str(digit))
+    page.get_by_role("button", name="Classify").click()
+    expect_text(page.locator("#try-result"), "Predicted class")
+    assert page.locator("#predicted").inner_text() in ("0", "1", "2")
+    shoot(page, "build-detail")
+
+
+def patch_weak_model(page, base, shoot):
+    page.goto(f"{base}/builds/patch/")
+    page.get_by_label("Weak model").select_option(label="digits-simcnn (10 classes)")
+    page.get_by_label("Stronger module").select_option(label=re.compile(r"^class 7 "))
+    page.get_by_label("Device").select_option("cpu")
+    page.get_by_role("button", name="Start the patch").click()
+    journey.finish_job(page)
+    journey.open_result(page, "build")
+    expect_text(page.locator("section[aria-labelledby=patch-h]"), "before and after")
+    shoot(page, "patch-detail")
+
+
+def run_onnx_on_digits(path, classes: list[str]) -> float:
+    import onnxruntime as ort
+
+    from splitter_engine.data import load_builtin
+
+    data = load_builtin("digits-16")
+    idx = [i for i in data.splits["test"] if data.class_names[data.labels[i]] in classes]
+    x = data.normalise(data.images[idx]).numpy()
+    y = [classes.index(data.class_names[data.labels[i]]) for i in idx]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits = session.run(["logits"], {"input": x})[0]
+    assert logits.shape == (len(idx), len(classes))
+    return float((logits.argmax(1) == y).mean())
+
+
+def save_digit_png(path, name: str) -> None:
+    from PIL import Image
+
+    from splitter_engine.data import load_builtin
+
+    data = load_builtin("digits-16")
+    i = next(i for i in data.splits["test"] if data.class_names[data.labels[i]] == name)
+    Image.fromarray(data.images[i][0]).resize((64, 64)).save(path)
+
+
+def expect_text(locator, text: str, timeout_s: float = 60) -> None:
+    locator.get_by_text(text).first.wait_for(timeout=timeout_s * 1000)
 
 
 def expect_heading(page, text: str) -> None:

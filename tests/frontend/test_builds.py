@@ -91,3 +91,12 @@ def test_build_list(client, user, hub):
     f.make_build(user, hub["modules"][:3])
     html = client.get(reverse("frontend:build_list")).content.decode()
     assert "digits 0, 1, 2" in html
+
+
+def test_estimate_asks_for_two_classes_then_explains_errors(alice_client, hub):
+    url = reverse("frontend:build_estimate")
+    html = alice_client.post(url, {"modules": [hub["modules"][0].pk]}).content.decode()
+    assert "at least two classes" in html and "<html" not in html
+    hidden = hub["private_decomposition"].modules.first()
+    html = alice_client.post(url, {"modules": [hub["modules"][0].pk, hidden.pk]}).content.decode()
+    assert 'role="alert"' in html and "not visible to you" in html
