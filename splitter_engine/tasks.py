@@ -77,7 +77,8 @@ def _import_dataset(job: Job, ctx: RunContext) -> dict:
     with staged_upload(job) as path:
         fmt = params.get("format") or "auto"
         dataset = read_dataset(path, fmt, name=params["name"], image_size=params.get("image_size"),
-                               channels=params.get("channels"), seed=params.get("seed", 0), ctx=ctx)
+                               channels=params.get("channels"), seed=params.get("seed", 0),
+                               ctx=ctx.stage(0.05, 0.8))
         ctx.check_cancelled()
         kind = detect_format(path) if fmt == "auto" else fmt
         archive = path.read_bytes() if path.stat().st_size <= ARCHIVE_KEEP_BYTES else None
@@ -134,10 +135,10 @@ def _train(job: Job, ctx: RunContext) -> dict:
     spec = ArchSpec(name=params["architecture"], num_classes=len(class_names), in_channels=data.spec.channels,
                     kwargs=params.get("arch_kwargs") or {})
     model = build_model(spec)
-    result = train_model(model, data, config, ctx)
+    result = train_model(model, data, config, ctx.stage(0.0, 0.95))
     model.load_state_dict(result.state_dict)
     ctx.check_cancelled()
-    report = evaluate(model, data, "test", ctx, class_names=result.class_names)
+    report = evaluate(model, data, "test", ctx.stage(0.95, 1.0), class_names=result.class_names)
     size = model_size(model, data.spec)
     row = registration.register_trained_model(
         owner=job.owner, job=job, params={**params, "class_names": result.class_names,
