@@ -90,9 +90,10 @@ def line_chart(xs: list, series: list[tuple[str, list[float], str]], *, title: s
                 f'fill="{MUTED}">{escape(x_label)}</text>')
     if marker is not None and marker in xs:
         mx = px(xs.index(marker))
+        near_right = mx > left + plot_w * 0.8
         body.append(f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{top}" y2="{top + plot_h}" stroke="{MUTED}" '
-                    f'stroke-dasharray="4 3"/><text x="{mx + 4:.1f}" y="{top + 12}" font-size="11" '
-                    f'fill="{MUTED}">selected</text>')
+                    f'stroke-dasharray="4 3"/><text x="{mx - 4 if near_right else mx + 4:.1f}" y="{top + 12}" '
+                    f'font-size="11" fill="{MUTED}" text-anchor="{"end" if near_right else "start"}">selected</text>')
     for k, (name, values, colour) in enumerate(series):
         points = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(values) if v is not None)
         body.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.2"/>')
