@@ -127,7 +127,8 @@ def wait_with_bar(client: HubClient, job: dict) -> dict:
         bar.close()
 
 
-def run(args, client: HubClient, out=sys.stdout) -> int:
+def run(args, client: HubClient, out=None) -> int:
+    out = out or sys.stdout
     def emit(value):
         out.write(json.dumps(value, indent=2) + "\n")
 
