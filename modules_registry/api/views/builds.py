@@ -39,8 +39,8 @@ class BuildViewSet(ArtifactViewSet):
         return build_answer(service.start_build(owner=request.user, **data), request)
 
     @extend_schema(request=PatchIn, responses={200: BuildRequestOut, 202: BuildRequestOut})
-    @action(detail=False, methods=["post"], throttle_classes=throttles.BUILDS)
-    def patch(self, request):
+    @action(detail=False, methods=["post"], url_path="patch", url_name="patch", throttle_classes=throttles.BUILDS)
+    def patch_model(self, request):  # not `patch`: that name is the HTTP PATCH handler of every route
         """Replace (or add) a class of a weak model with a strong model's module for it."""
         data = command_input(self, PatchIn)
         return build_answer(service.start_patch(owner=request.user, **data), request)
