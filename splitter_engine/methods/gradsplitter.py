@@ -94,7 +94,7 @@ class _Search:
         if self.config.score_init == "ones":
             return torch.ones(self.n, slots, device=self.device)
         means = class_activation_means(self.gate, self.x, self.y, self.n, self.config.eval_batch_size, self.device)
-        return activation_scores(means, self.graph, self.config.init_scale, self.config.init_drop_below).to(self.device)
+        return activation_scores(means, self.graph, self.config.init_scale, self.config.init_keep).to(self.device)
 
     # -- forward passes -------------------------------------------------------------------------
     def _autocast(self):

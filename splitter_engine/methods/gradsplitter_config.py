@@ -38,8 +38,8 @@ class GradSplitterConfig:
     mask_lr_final: float = 0.1  # cosine: final lr as a fraction of mask_lr
     head_lr: float = 0.001
     score_init: str = "ones"
-    init_scale: float = 1.0  # activation init: scores span [-scale*drop_below, scale*(1-drop_below)]
-    init_drop_below: float = 0.0  # activation init: channels under this fraction of the group max start dropped
+    init_scale: float = 1.0  # activation init: distance of the initial scores from the threshold
+    init_keep: float = 1.0  # activation init: fraction of each group's channels (most active first) kept at start
     modules_per_pass: int = 1  # modules run together in one forward pass; 0 = all N
     selection: str = "best_accuracy"
     tolerance: float = 0.01  # selection "tolerance": accuracy loss allowed against the base model
@@ -61,6 +61,8 @@ class GradSplitterConfig:
                 raise EngineError(f"{name} must not be negative, got {getattr(self, name)!r}")
         if not 0 < self.val_fraction < 1:
             raise EngineError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
+        if not 0 < self.init_keep <= 1:
+            raise EngineError(f"init_keep must be in (0, 1], got {self.init_keep}")
         if self.alpha < 0 or self.tolerance < 0:
             raise EngineError("alpha and tolerance must not be negative")
         if self.cycles * self.cycle_mask_epochs == 0:
@@ -121,8 +123,8 @@ PRESETS: dict[str, GradSplitterConfig] = {
     # Tuned on digits-32 (bench/decompose.py): all modules in one pass, activation-based init close
     # to the threshold, a decaying mask lr, automatic selection within 1 point, early stopping.
     "fast": GradSplitterConfig(
-        preset="fast", warmup_head_epochs=2, warmup_head_lr=0.01, cycles=12, cycle_mask_epochs=1,
-        cycle_head_epochs=1, mask_lr=0.02, mask_lr_schedule="cosine", mask_lr_final=0.1, head_lr=0.002,
-        score_init="activation", init_scale=0.1, init_drop_below=0.05, modules_per_pass=0,
+        preset="fast", alpha=2.0, warmup_head_epochs=2, warmup_head_lr=0.01, cycles=10, cycle_mask_epochs=1,
+        cycle_head_epochs=0, mask_lr=0.005, mask_lr_schedule="cosine", mask_lr_final=0.2, head_lr=0.002,
+        score_init="activation", init_scale=0.05, init_keep=1.0, modules_per_pass=0,
         selection="tolerance", early_stop_patience=2),
 }

@@ -79,15 +79,18 @@ def class_activation_means(gate: ChannelGate, x: torch.Tensor, y: torch.Tensor, 
     return means[:, :slots].float()
 
 
-def activation_scores(means: torch.Tensor, graph: ChannelGraph, scale: float, drop_below: float) -> torch.Tensor:
-    """Initial scores from activation means: ``scale * (a / max_a_in_group - drop_below)`` per class.
-
-    Channels a class barely uses start just below zero (dropped), strong ones well above; all start
-    within ``scale`` of the threshold, so the search moves them in a few steps rather than the
-    ~1/lr steps scores initialised to 1 need.
+def activation_scores(means: torch.Tensor, graph: ChannelGraph, scale: float, keep: float) -> torch.Tensor:
+    """Initial scores from activation means, per class and group: the ``keep`` fraction of channels
+    the class activates most start above zero, the rest below, all within ``scale`` of the threshold
+    (so the search moves them in a few steps, not the ~1/lr steps scores initialised to 1 need).
+    Channels a class never activates start dropped whatever ``keep`` says.
     """
     parts = []
     for part in graph.split(means):
-        relative = part / part.amax(dim=-1, keepdim=True).clamp_min(1e-12)
-        parts.append(scale * (relative - drop_below))
+        size = part.shape[-1]
+        rank = part.argsort(dim=-1).argsort(dim=-1).float()  # 0 = least active
+        position = (rank + 0.5) / size  # in (0, 1)
+        score = scale * (position - (1.0 - keep))
+        dead = part <= 1e-6 * part.amax(dim=-1, keepdim=True).clamp_min(1e-12)
+        parts.append(torch.where(dead, torch.full_like(score, -scale), score))
     return torch.cat(parts, dim=-1)

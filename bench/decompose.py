@@ -1,0 +1,112 @@
+"""Decomposition bench on digits-32: train (or reuse) each base model, decompose it, extract the modules.
+
+Per run it prints seconds per search (mask) epoch, the ratio to one training epoch of the same model,
+batched vs one-module-at-a-time seconds per mask epoch (measured in the same run), time to the selected
+result, composed vs base accuracy, mean kernel retention and mean module FLOPs fraction. The last
+line is one JSON object with those figures per run.
+
+    python bench/decompose.py --quick     # narrow models, fast preset (the < 10 min proof)
+    python bench/decompose.py             # paper widths, both presets (hours on 2 CPU cores)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.base_models import train_base  # noqa: E402
+from splitter_engine.architectures import ArchSpec  # noqa: E402
+from splitter_engine.data import load_builtin  # noqa: E402
+from splitter_engine.extraction import extract_modules  # noqa: E402
+from splitter_engine.methods import GradSplitterConfig, get_decomposer  # noqa: E402
+from splitter_engine.methods.gradsplitter import _Search  # noqa: E402
+from splitter_engine.methods.mask_scores import ste_masks  # noqa: E402
+from splitter_engine.runtime import RunContext  # noqa: E402
+
+QUICK_MODELS = (("simcnn", 0.125, 10), ("rescnn", 0.125, 10), ("incecnn", 0.125, 10), ("resnet18", 0.25, 10))
+FULL_MODELS = (("simcnn", 1.0, 20), ("rescnn", 1.0, 20), ("incecnn", 1.0, 20), ("resnet18", 1.0, 20))
+
+
+def seconds_per_mask_epoch(model, data, config: GradSplitterConfig, batches: int) -> float:
+    """Time ``batches`` mask-search steps and scale to one epoch (same code path as the search)."""
+    import torch.nn.functional as F
+
+    search = _Search(model, data, config, RunContext())
+    optimiser = torch.optim.Adam([search.scores, *search.heads.parameters()], lr=config.mask_lr)
+    n_batches = (len(search.x) + config.batch_size - 1) // config.batch_size
+    search.gate.attach()
+    try:
+        t0 = time.perf_counter()
+        for i in range(batches):
+            idx = torch.arange(i * config.batch_size, (i + 1) * config.batch_size) % len(search.x)
+            masks = ste_masks(search.scores, search.slot_group, search.n_groups)
+            loss = F.cross_entropy(search._module_scores(search.x[idx], masks), search.y[idx])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        return (time.perf_counter() - t0) / batches * n_batches
+    finally:
+        search.gate.detach()
+
+
+def run_one(name: str, width: float, train_epochs: int, preset: str, data, timing_batches: int) -> dict:
+    spec = ArchSpec(name, data.num_classes, data.spec.channels, {"width": width})
+    model, info = train_base(spec, data, train_epochs)
+    config = GradSplitterConfig.preset(preset)
+    log = lambda f, stage, msg, m=None: print(f"    [{name} {preset}] {msg}", flush=True) if stage == "search" else None  # noqa: E731
+    result = get_decomposer("gradsplitter").decompose(model, data, config, RunContext(progress=log))
+    modules = extract_modules(model, spec, result, data)
+    batched = seconds_per_mask_epoch(model, data, GradSplitterConfig.preset(preset, modules_per_pass=0), timing_batches)
+    single = seconds_per_mask_epoch(model, data, GradSplitterConfig.preset(preset, modules_per_pass=1), timing_batches)
+    m = result.metrics
+    mask_epoch = m["seconds_per_mask_epoch"]
+    return {
+        "model": name, "width": width, "preset": preset, "base_accuracy": m["base_accuracy"],
+        "composed_accuracy": m["composed_accuracy"], "accuracy_loss": m["accuracy_loss"],
+        "mean_retention": m["mean_retention"],
+        "module_flops_fraction": round(sum(x.flops_fraction for x in modules) / len(modules), 5),
+        "module_params_fraction": round(sum(x.params_fraction for x in modules) / len(modules), 5),
+        "mean_module_f1": round(sum(x.f1 for x in modules) / len(modules), 5),
+        "seconds_per_search_epoch": mask_epoch, "seconds_per_train_epoch": info["seconds_per_epoch"],
+        "search_to_train_epoch_ratio": round(mask_epoch / info["seconds_per_epoch"], 3) if mask_epoch else None,
+        "batched_seconds_per_epoch": round(batched, 3), "one_at_a_time_seconds_per_epoch": round(single, 3),
+        "batched_speedup": round(single / batched, 3), "seconds_to_selected": m["seconds_to_selected"],
+        "selected_epoch": m["selected_epoch"], "epochs_run": m["epochs_run"], "search_seconds": m["seconds"],
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="narrow models, fast preset only")
+    parser.add_argument("--models", help="comma-separated subset, e.g. simcnn,resnet18")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data = load_builtin("digits-32")
+    plan = QUICK_MODELS if args.quick else FULL_MODELS
+    presets = ("fast",) if args.quick else ("fast", "paper")
+    if args.models:
+        wanted = set(args.models.split(","))
+        plan = tuple(p for p in plan if p[0] in wanted)
+    started = time.perf_counter()
+    runs = []
+    for name, width, epochs in plan:
+        for preset in presets:
+            row = run_one(name, width, epochs, preset, data, timing_batches=3 if args.quick else 2)
+            runs.append(row)
+            print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    summary = {"bench": "decompose", "quick": args.quick, "dataset": "digits-32", "threads": args.threads,
+               "seconds": round(time.perf_counter() - started, 1), "runs": runs,
+               "targets_met": all(r["accuracy_loss"] <= 0.01 and r["mean_retention"] <= 0.40 for r in runs)}
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""GradSplitter: the estimator, the config, determinism, cancellation, progress and a real split."""
+import pytest
+import torch
+
+from engine_helpers import trained_simcnn
+from splitter_engine.channels import analyse_channels
+from splitter_engine.extraction import extract_modules, load_module
+from splitter_engine.methods import DecompositionResult, GradSplitterConfig, get_decomposer, make_config
+from splitter_engine.methods.mask_scores import hard_masks, ste_masks
+from splitter_engine.runtime import EngineError, RunCancelled, RunContext
+
+# A short fast-preset run: enough to drop kernels on the digits data in a few seconds.
+SHORT = dict(cycles=4, warmup_head_epochs=2, early_stop_patience=0, seed=3)
+
+
+def test_mask_is_a_step_and_its_gradient_is_the_clipped_mask_gradient():
+    slot_group = torch.tensor([0, 0, 0, 1, 1])
+    scores = torch.tensor([[0.5, -0.2, 0.0, -1.0, -3.0]], requires_grad=True)
+    masks = ste_masks(scores, slot_group, 2)
+    # 1[s > 0]; group 1 lost every channel, so its best-scored channel is kept
+    assert masks.tolist() == [[1.0, 0.0, 0.0, 1.0, 0.0]]
+    upstream = torch.tensor([[2.0, -0.3, -5.0, 0.7, 1.5]])
+    (masks * upstream).sum().backward()
+    assert scores.grad.tolist() == pytest.approx([[1.0, -0.3, -1.0, 0.7, 1.0]])
+
+
+def test_hard_masks_keep_each_group_alive_per_module():
+    slot_group = torch.tensor([0, 0, 1, 1, 1])
+    scores = torch.tensor([[-1.0, -2.0, 1.0, 1.0, -1.0], [-3.0, -0.5, -2.0, -0.1, -4.0]])
+    assert hard_masks(scores, slot_group, 2).tolist() == [[1, 0, 1, 1, 0], [0, 1, 0, 1, 0]]
+
+
+def test_paper_preset_has_the_reference_defaults():
+    config = GradSplitterConfig.preset("paper")
+    phases = config.phases()
+    assert len(phases) == 145 and [p.kind for p in phases[:12]] == ["head"] * 5 + ["mask"] * 5 + ["head"] * 2
+    assert phases[0].lr == 0.01 and phases[5].lr == 0.001 and phases[10].lr == 0.001
+    assert (config.alpha, config.batch_size, config.val_fraction, config.score_init) == (0.1, 64, 0.2, "ones")
+    assert config.modules_per_pass == 1 and config.selection == "best_accuracy"
+
+
+def test_fast_preset_and_overrides():
+    config = GradSplitterConfig.preset("fast", alpha=0.2, seed="7")
+    assert config.modules_per_pass == 0 and config.score_init == "activation" and config.selection == "tolerance"
+    assert (config.alpha, config.seed) == (0.2, 7)
+    lrs = [p.lr for p in config.phases() if p.kind == "mask"]
+    assert lrs[0] == config.mask_lr and lrs[-1] == pytest.approx(config.mask_lr * config.mask_lr_final)
+    assert GradSplitterConfig.from_dict(config.to_dict()) == config
+    assert make_config("gradsplitter", "fast", {"alpha": 0.2}) == GradSplitterConfig.preset("fast", alpha=0.2)
+
+
+@pytest.mark.parametrize("overrides, message", [({"alpah": 0.1}, "unknown GradSplitter setting"),
+                                                ({"selection": "random"}, "selection must be"),
+                                                ({"batch_size": 0}, "batch_size must be positive")])
+def test_bad_settings_are_engine_errors(overrides, message):
+    with pytest.raises(EngineError, match=message):
+        GradSplitterConfig.preset("fast", **overrides)
+    with pytest.raises(EngineError, match="unknown GradSplitter preset"):
+        GradSplitterConfig.preset("slow")
+    with pytest.raises(EngineError, match="unknown decomposition method"):
+        get_decomposer("cnnsplitter-x")
+
+
+@pytest.fixture(scope="module")
+def decomposition():
+    model, spec, data = trained_simcnn()
+    calls = []
+    ctx = RunContext(progress=lambda f, stage, msg, metrics=None: calls.append((f, stage, metrics)))
+    result = get_decomposer("gradsplitter").decompose(model, data, GradSplitterConfig.preset("fast", **SHORT), ctx)
+    return model, spec, data, result, calls
+
+
+def test_a_real_decomposition_drops_kernels_and_keeps_accuracy(decomposition):
+    model, spec, data, result, _ = decomposition
+    m = result.metrics
+    assert m["base_accuracy"] > 0.95
+    assert m["composed_accuracy"] >= m["base_accuracy"] - 0.03
+    assert m["mean_retention"] < 0.75
+    kept = result.masks.float().mean(1)
+    assert (kept < 1).all() and (kept > 0).all()
+    assert result.history[result.selected_epoch]["retention"] == pytest.approx(m["mean_retention"], abs=0.02)
+
+
+def test_progress_reports_every_epoch_with_its_metrics(decomposition):
+    *_, result, calls = decomposition
+    epochs = [metrics for _, stage, metrics in calls if stage == "search"]
+    assert len(epochs) == len(result.history) == result.metrics["epochs_run"]
+    assert {"epoch", "accuracy", "retention", "seconds"} <= set(epochs[-1])
+    fractions = [f for f, stage, _ in calls if stage == "search"]
+    assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] <= 1
+
+
+def test_result_round_trips_through_json_and_tensors(decomposition):
+    *_, result, _ = decomposition
+    meta, tensors = result.to_state()
+    import json
+    again = DecompositionResult.from_state(json.loads(json.dumps(meta)), tensors)
+    assert torch.equal(again.masks, result.masks) and again.history == result.history
+    assert all(torch.equal(again.heads[k], result.heads[k]) for k in result.heads)
+    assert all(t.dtype in (torch.uint8, torch.float32) for t in tensors.values())
+
+
+def test_extracted_modules_compose_to_the_reported_accuracy(decomposition):
+    model, spec, data, result, _ = decomposition
+    modules = extract_modules(model, spec, result, data)
+    x, y = data.tensors("test")
+    with torch.no_grad():
+        scores = torch.stack([load_module(m.spec, m.state_dict)(x) for m in modules], dim=1)
+    accuracy = float((scores.argmax(1) == y).float().mean())
+    assert accuracy == pytest.approx(result.metrics["composed_accuracy"], abs=1e-6)
+    assert all(m.flops_fraction < 1 and m.params_fraction < 1 for m in modules)
+    assert sum(m.f1 for m in modules) / len(modules) > 0.8
+
+
+def test_same_seed_gives_the_same_masks_on_cpu():
+    model, _, data = trained_simcnn()
+    config = GradSplitterConfig.preset("fast", cycles=1, warmup_head_epochs=1, seed=5)
+    first = get_decomposer("gradsplitter").decompose(model, data, config, RunContext())
+    second = get_decomposer("gradsplitter").decompose(model, data, config, RunContext())
+    assert torch.equal(first.masks, second.masks)
+    assert all(torch.equal(first.heads[k], second.heads[k]) for k in first.heads)
+    other = get_decomposer("gradsplitter").decompose(model, data, GradSplitterConfig.preset(
+        "fast", cycles=1, warmup_head_epochs=1, seed=6), RunContext())
+    assert not all(torch.equal(first.heads[k], other.heads[k]) for k in first.heads)
+
+
+def test_cancellation_stops_the_search():
+    model, _, data = trained_simcnn()
+    seen = []
+
+    def cancelled():
+        seen.append(1)
+        return len(seen) > 3
+
+    with pytest.raises(RunCancelled):
+        get_decomposer("gradsplitter").decompose(model, data, GradSplitterConfig.preset("fast", **SHORT),
+                                                 RunContext(is_cancelled=cancelled))
+    assert len(seen) == 4
+
+
+def test_paper_preset_runs_one_module_per_pass_with_scores_at_one():
+    model, _, data = trained_simcnn()
+    config = GradSplitterConfig.preset("paper", cycles=1, cycle_mask_epochs=1, cycle_head_epochs=1,
+                                       warmup_head_epochs=1)
+    result = get_decomposer("gradsplitter").decompose(model, data, config, RunContext())
+    assert [h["phase"] for h in result.history] == ["head", "mask", "head"]
+    # scores start at 1 and move ~lr per step: no kernel can be dropped after one epoch at lr 0.001
+    assert result.masks.all() and result.metrics["mean_retention"] == 1.0
+
+
+def test_wrong_number_of_classes_is_an_engine_error():
+    model, _, data = trained_simcnn()
+    from splitter_engine.data import ImageDataset
+    fewer = ImageDataset(data.name, data.class_names[:9], data.images, data.labels, data.spec, data.splits)
+    with pytest.raises(EngineError, match="9 classes"):
+        get_decomposer("gradsplitter").decompose(model, fewer, GradSplitterConfig.preset("fast"), RunContext())
