@@ -77,8 +77,14 @@ def layer_rows(spec: dict) -> list[tuple[str, int, int]]:
     return rows
 
 
+def _natural(name: str) -> list:
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def layer_picture(spec: dict):
-    rows = layer_rows(spec)
+    rows = sorted(layer_rows(spec), key=lambda row: _natural(row[0]))  # input side first
     if not rows:
         return None, rows
     return charts.horizontal_bars(rows, title="Kept channels per layer"), rows
