@@ -1,0 +1,308 @@
+"""Builder bench on digits-32 (CPU): compose, calibrate, patch, export; times, sizes, accuracies.
+
+It trains (or reuses from var/bench/) a base model, two models on disjoint halves of the classes and a
+weak model on a skewed subset; decomposes the first three with GradSplitter (fast preset); then
+measures, on the real engine and through the hub's services (a throw-away SQLite hub):
+
+- build time (compose + evaluate + export + parity) for 2, 5 and 10 classes, both strategies, and
+  its ratio to one torch.onnx.export of the base model; a cold 3-class build and the cached answer
+  through the hub;
+- onnxruntime latency (batch 1) and throughput (batch 64), params and FLOPs: base, ensemble, fused;
+- accuracies: fused k classes vs the base restricted to them, ensemble of all N vs the base;
+- reuse: modules of the two half models composed into a 10-class classifier, calibration none /
+  linear / temperature, against the same architecture trained from scratch (accuracy and time);
+- patching: the weak model's weakest classes replaced by the base model's modules: class F1 before/after.
+
+The last line is one JSON object with every figure.
+
+    python bench/build.py --quick     # narrow models (< 10 min on 2 cores)
+    python bench/build.py             # wider models
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.base_models import CACHE, train_base  # noqa: E402
+from splitter_engine.architectures import ArchSpec  # noqa: E402
+from splitter_engine.composition import (BaseSource, ChosenModule, ComposeOptions, PatchOptions, compose,  # noqa: E402
+                                         export_build, patch)
+from splitter_engine.data import ImageDataset, load_builtin  # noqa: E402
+from splitter_engine.data.subset import restrict_to_classes  # noqa: E402
+from splitter_engine.evaluation import evaluate  # noqa: E402
+from splitter_engine.extraction import extract_modules  # noqa: E402
+from splitter_engine.methods import get_decomposer, make_config  # noqa: E402
+from splitter_engine.methods.result import DecompositionResult  # noqa: E402
+from splitter_engine.onnx_export import _export_proto, session  # noqa: E402
+from splitter_engine.profile import model_size  # noqa: E402
+from splitter_engine.weights import read_safetensors, state_dict_to_safetensors  # noqa: E402
+
+LOW, HIGH = [str(i) for i in range(5)], [str(i) for i in range(5, 10)]
+SETTINGS = {
+    "quick": {"arch": "simcnn", "width": 0.125, "epochs": 10, "decompose": {"cycles": 8}},
+    "full": {"arch": "simcnn", "width": 0.25, "epochs": 20, "decompose": {}},
+}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def subset(data: ImageDataset, classes: list[str], name: str) -> ImageDataset:
+    """The classes' images relabelled 0..k-1, under a name of its own (train_base caches by data name)."""
+    return dataclasses.replace(restrict_to_classes(data, classes), name=f"{data.name}-{name}")
+
+
+def skewed(data: ImageDataset, seed: int = 3, alpha: float = 0.3) -> ImageDataset:
+    """The training split resampled with Dirichlet(alpha) class proportions: a few classes nearly absent."""
+    rng = np.random.default_rng(seed)
+    train = data.splits["train"]
+    share = rng.dirichlet([alpha] * data.num_classes)
+    keep = []
+    for c in range(data.num_classes):
+        idx = train[data.labels[train] == c]
+        n = max(2, int(round(share[c] / share.max() * len(idx))))
+        keep.append(rng.choice(idx, min(n, len(idx)), replace=False))
+    skew = ImageDataset(name=f"{data.name}-skewed", class_names=data.class_names, images=data.images,
+                        labels=data.labels, spec=data.spec, splits={**data.splits, "train": np.sort(np.concatenate(keep))})
+    return skew
+
+
+def decomposition(name: str, model, arch: ArchSpec, data: ImageDataset, overrides: dict) -> tuple[list, float]:
+    """Modules of ``model`` (GradSplitter fast), the result cached beside the trained weights."""
+    path = CACHE / f"{name}-gradsplitter-{json.dumps(overrides, sort_keys=True)}.safetensors"
+    path = path.with_name("".join(c if c.isalnum() or c in "-._" else "_" for c in path.name))
+    meta_path = path.with_suffix(".json")
+    if path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        result = DecompositionResult.from_state(meta, read_safetensors(path.read_bytes()).tensors)
+    else:
+        config = make_config("gradsplitter", "fast", overrides)
+        result = get_decomposer("gradsplitter").decompose(model, data, config)
+        meta, tensors = result.to_state()
+        path.write_bytes(state_dict_to_safetensors(tensors))
+        meta_path.write_text(json.dumps(meta))
+    return extract_modules(model, arch, result, data), float(result.metrics.get("seconds", 0.0))
+
+
+def chosen_of(modules, base_key: str, classes: list[str]) -> list[ChosenModule]:
+    by_name = {m.class_name: m for m in modules}
+    return [ChosenModule(spec=by_name[c].spec, state_dict=by_name[c].state_dict, base_key=base_key,
+                         sha256=f"{base_key}:{c}") for c in classes]
+
+
+def latency(data_bytes: bytes, shape, runs: int = 200) -> dict:
+    sess = session(data_bytes)
+    one = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
+    many = np.random.default_rng(1).standard_normal((64, *shape)).astype(np.float32)
+    for _ in range(20):
+        sess.run(["logits"], {"input": one})
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        sess.run(["logits"], {"input": one})
+        times.append(time.perf_counter() - t)
+    sess.run(["logits"], {"input": many})
+    t = time.perf_counter()
+    batches = max(5, runs // 20)
+    for _ in range(batches):
+        sess.run(["logits"], {"input": many})
+    seconds = time.perf_counter() - t
+    return {"latency_ms_b1": round(statistics.median(times) * 1000, 3),
+            "throughput_img_s_b64": round(batches * 64 / seconds, 1)}
+
+
+def timed_build(chosen, options: ComposeOptions, data, bases) -> dict:
+    t = time.perf_counter()
+    built = compose(chosen, options, data, bases)
+    out = export_build(built, data, [{"role": "module", "sha256": c.sha256} for c in chosen], {})
+    seconds = time.perf_counter() - t
+    m = out.metrics
+    return {"classes": len(chosen), "strategy": options.strategy, "calibration": options.calibration,
+            "refit": options.refit, "seconds": round(seconds, 3), "compose_seconds": m["compose_seconds"],
+            "export_seconds": m["export_total_seconds"], "accuracy": m.get("accuracy"),
+            "base_accuracy_on_classes": m.get("base_accuracy_on_classes"), "params": m["params"], "flops": m["flops"],
+            "parity_max_abs_diff": m["parity_max_abs_diff"], "_onnx": out.onnx.data}
+
+
+def hub_builds(data: ImageDataset, model, arch: ArchSpec, modules, classes: list[str]) -> dict:
+    """Cold 3-class build and the cached answer through the real services, in a throw-away hub."""
+    tmp = tempfile.mkdtemp(prefix="bench-hub-")
+    os.environ.update({"HUB_DATA_DIR": tmp, "DJANGO_SETTINGS_MODULE": "hub.settings",
+                       "HUB_TASKS_BACKEND": "django_tasks.backends.immediate.ImmediateBackend"})
+    import django
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from modules_registry.models import Build, Job
+    from modules_registry.services import builds as build_service
+    from modules_registry.services import registration
+    from splitter_engine.data.packed import pack
+
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user(username="bench", password="bench-password-1")
+    dataset = registration.register_dataset(
+        owner=user, job=None, name=data.name, description="", source="builtin", visibility="public",
+        class_names=data.class_names, input_spec=data.spec.to_dict(), class_counts={}, split_seed=0,
+        packed_arrays=pack(data), archive=None)
+    size = model_size(model, data.spec)
+    row = registration.register_model(
+        owner=user, job=None, weights=state_dict_to_safetensors(model.state_dict()),
+        media_type="application/safetensors", params_count=size.params, flops=size.flops,
+        params={"name": "base", "architecture": arch.name, "arch_kwargs": arch.kwargs,
+                "class_names": data.class_names, "input_spec": data.spec.to_dict(), "dataset": dataset.pk})
+    now = timezone.now()
+    job = Job.objects.create(kind=Job.Kind.DECOMPOSE, owner=user, status=Job.Status.SUCCEEDED, started_at=now,
+                             finished_at=now)
+    decomposition = registration.register_decomposition(
+        owner=user, job=job, model=row, dataset=dataset, result_weights=b"-",
+        result_meta={"metrics": {"composed_accuracy": 0.0, "base_accuracy": 0.0, "mean_retention": 0.5}, "history": []},
+        params={"method": "gradsplitter", "preset": "fast", "config": {}, "seed": 0},
+        modules=[{"class_index": m.class_index, "class_name": m.class_name, "spec": m.spec,
+                  "weights": state_dict_to_safetensors(m.state_dict), **m.metrics()} for m in modules])
+    ids = [decomposition.modules.get(class_name=c).pk for c in classes]
+    t = time.perf_counter()
+    first = build_service.start_build(owner=user, modules=ids, strategy="ensemble")
+    cold = time.perf_counter() - t
+    job = Job.objects.get(pk=first.job.pk)
+    if job.status != "succeeded":
+        raise RuntimeError(f"hub build failed: {job.error}")
+    cached = []
+    for _ in range(5):
+        t = time.perf_counter()
+        again = build_service.start_build(owner=user, modules=ids, strategy="ensemble")
+        cached.append(time.perf_counter() - t)
+        assert again.cached
+    build = Build.objects.get(pk=job.result["build"])
+    return {"cold_3_class_seconds": round(cold, 3), "cached_ms": round(statistics.median(cached) * 1000, 2),
+            "cached_ms_max": round(max(cached) * 1000, 2), "parity_max_abs_diff": build.parity_max_abs_diff,
+            "onnx_sha256": build.onnx_id}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="narrow models (under 10 minutes on 2 cores)")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    setting = SETTINGS["quick" if args.quick else "full"]
+    started = time.perf_counter()
+    data = load_builtin("digits-32")
+    kwargs = {"width": setting["width"]}
+    epochs = setting["epochs"]
+    arch = ArchSpec(setting["arch"], 10, 3, kwargs)
+    out: dict = {"bench": "build", "quick": args.quick, "dataset": "digits-32", "arch": {**arch.to_dict()},
+                 "torch_threads": torch.get_num_threads()}
+
+    log(f"training the base model ({arch.name} width {kwargs['width']}, {epochs} epochs)")
+    base, base_info = train_base(arch, data, epochs)
+    base_modules, base_decompose_s = decomposition("base", base, arch, data, setting["decompose"])
+    base_size = model_size(base, data.spec)
+    bases = {"base": BaseSource("base", base, data.spec, data.class_names)}
+    out["base"] = {"accuracy": base_info["test_accuracy"], "params": base_size.params, "flops": base_size.flops,
+                   "train_seconds": round(base_info["seconds_per_epoch"] * epochs, 1),
+                   "decompose_seconds": round(base_decompose_s, 1),
+                   "module_flops_fraction_mean": round(float(np.mean([m.flops_fraction for m in base_modules])), 4)}
+    x_test, _ = data.tensors("test")
+
+    t = time.perf_counter()
+    base_proto = _export_proto(base, data.spec)
+    export_s = time.perf_counter() - t
+    out["base"]["onnx_export_seconds"] = round(export_s, 3)
+    out["base"].update(latency(base_proto.SerializeToString(), data.spec.shape))
+    log(f"base: accuracy {base_info['test_accuracy']:.4f}, one ONNX export {export_s:.2f} s")
+
+    builds = []
+    for k in (2, 5, 10):
+        classes = data.class_names[:k] if k == 10 else [str(c) for c in np.random.default_rng(k).choice(10, k, replace=False)]
+        for strategy in ("ensemble", "fused"):
+            result = timed_build(chosen_of(base_modules, "base", classes), ComposeOptions(strategy), data, bases)
+            onnx_bytes = result.pop("_onnx")
+            result["ratio_to_base_export"] = round(result["seconds"] / export_s, 2)
+            if k == 10:
+                result.update(latency(onnx_bytes, data.spec.shape))
+            builds.append(result)
+            log(f"{k:>2} classes {strategy:>8}: {result['seconds']:.2f} s ({result['ratio_to_base_export']}x export), "
+                f"accuracy {result['accuracy']:.4f} vs base {result['base_accuracy_on_classes']}")
+    refit = timed_build(chosen_of(base_modules, "base", data.class_names), ComposeOptions("fused", refit=True), data, bases)
+    refit.pop("_onnx")
+    builds.append(refit)
+    out["builds"] = builds
+
+    log("hub: cold 3-class build and cached answer")
+    out["hub"] = hub_builds(data, base, arch, base_modules, ["1", "4", "7"])
+    out["hub"]["cold_ratio_to_base_export"] = round(out["hub"]["cold_3_class_seconds"] / export_s, 2)
+    log(f"hub: cold {out['hub']['cold_3_class_seconds']} s, cached {out['hub']['cached_ms']} ms")
+
+    log("reuse: two models on disjoint halves of the classes")
+    halves, half_time = [], 0.0
+    for name, classes in (("low", LOW), ("high", HIGH)):
+        half_data = subset(data, classes, name)
+        half_arch = ArchSpec(arch.name, len(classes), 3, kwargs)
+        half_model, info = train_base(half_arch, half_data, epochs)
+        modules, dec_s = decomposition(f"half-{name}", half_model, half_arch, half_data, setting["decompose"])
+        half_time += info["seconds_per_epoch"] * epochs + dec_s
+        halves += chosen_of(modules, name, classes)
+    reuse = {"scratch_accuracy": base_info["test_accuracy"],
+             "scratch_train_seconds": round(base_info["seconds_per_epoch"] * epochs, 1),
+             "half_models_train_and_decompose_seconds": round(half_time, 1)}
+    for calibration in ("none", "linear", "temperature"):
+        t = time.perf_counter()
+        built = compose(halves, ComposeOptions("ensemble", calibration=calibration), data)
+        reuse[calibration] = {"accuracy": built.metrics["accuracy"], "compose_seconds": round(time.perf_counter() - t, 2)}
+        log(f"reuse ensemble, calibration {calibration}: accuracy {built.metrics['accuracy']:.4f}")
+    out["reuse"] = reuse
+
+    log("patching: weak model trained on a skewed subset")
+    weak_data = skewed(data)
+    weak, weak_info = train_base(ArchSpec(arch.name, 10, 3, kwargs), weak_data, epochs)
+    weak_report = evaluate(weak, data, "test")
+    worst = sorted(weak_report.per_class, key=lambda c: c.f1)[:3]
+    patches = []
+    weak_source = BaseSource("weak", weak, data.spec, data.class_names)
+    for c in worst:
+        strong = chosen_of(base_modules, "base", [c.name])[0]
+        patched = patch(weak_source, strong, PatchOptions("replace", calibration="linear"), data)
+        m = patched.metrics
+        patches.append({"class": c.name, "train_images": int((weak_data.labels[weak_data.splits["train"]] == int(c.name)).sum()),
+                        "before": m["before"], "after": m["after"], "f1_gain": m["f1_gain"]})
+        log(f"patch class {c.name}: F1 {m['before']['f1']:.3f} -> {m['after']['f1']:.3f}, "
+            f"accuracy {m['before']['accuracy']:.4f} -> {m['after']['accuracy']:.4f}")
+    out["patching"] = {"weak_accuracy": round(weak_report.accuracy, 5), "patches": patches,
+                       "mean_f1_gain": round(float(np.mean([p["f1_gain"] for p in patches])), 5)}
+
+    ensemble10 = next(b for b in builds if b["classes"] == 10 and b["strategy"] == "ensemble")
+    fused10 = next(b for b in builds if b["classes"] == 10 and b["strategy"] == "fused" and not b["refit"])
+    fused_k = [b for b in builds if b["strategy"] == "fused" and not b["refit"]]
+    cold3 = out["hub"]["cold_ratio_to_base_export"]
+    out["targets"] = {
+        "fused_flops_le_base": all(b["flops"] <= base_size.flops for b in fused_k),
+        "fused_accuracy_within_1pt": all(b["accuracy"] >= b["base_accuracy_on_classes"] - 0.01 for b in fused_k),
+        "ensemble_all_accuracy_within_1pt": ensemble10["accuracy"] >= base_info["test_accuracy"] - 0.01,
+        "ensemble_latency_ratio": round(ensemble10["latency_ms_b1"] / out["base"]["latency_ms_b1"], 2),
+        "ensemble_latency_le_1_5x": ensemble10["latency_ms_b1"] <= 1.5 * out["base"]["latency_ms_b1"],
+        "fused_latency_ratio": round(fused10["latency_ms_b1"] / out["base"]["latency_ms_b1"], 2),
+        "patch_raises_f1": all(p["f1_gain"] > 0 for p in patches),
+        "cached_lt_100ms": out["hub"]["cached_ms_max"] < 100,
+        "cold_3_class_le_3x_export": cold3 <= 3,
+    }
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    log(f"done in {out['seconds']} s")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
