@@ -42,6 +42,20 @@ def digits16():
     return load_builtin("digits-16")
 
 
+@functools.lru_cache(maxsize=1)
+def small_digits16(per_class: int = 30):
+    """digits-16 with ``per_class`` training images per class (search tests stay in seconds)."""
+    from splitter_engine.data import ImageDataset
+    import numpy as np
+
+    data = digits16()
+    train = data.splits["train"]
+    labels = data.labels[train]
+    kept = np.sort(np.concatenate([train[labels == c][:per_class] for c in range(data.num_classes)]))
+    splits = {**data.splits, "train": kept}
+    return ImageDataset(data.name, data.class_names, data.images, data.labels, data.spec, splits)
+
+
 @functools.lru_cache(maxsize=4)
 def trained_simcnn(epochs: int = 8, seed: int = 0):
     """A narrow SimCNN trained on digits-16 in seconds (about 98% test accuracy)."""
@@ -63,4 +77,4 @@ def trained_simcnn(epochs: int = 8, seed: int = 0):
             loss.backward()
             optimiser.step()
             schedule.step()
-    return model.eval(), spec, data
+    return model.eval(), spec, small_digits16()
