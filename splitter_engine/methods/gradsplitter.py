@@ -79,6 +79,7 @@ class _Search:
         self._check_outputs()
 
         self.heads = ModuleHeads(self.n, config.head_hidden).to(self.device)
+        self.sigmoid_loss = config.loss_on == "sigmoid"
         self.scores = nn.Parameter(self._initial_scores())
         self._cached_logits: torch.Tensor | None = None
 
@@ -111,9 +112,9 @@ class _Search:
             out = self.model(x.repeat(m, *([1] * (x.dim() - 1))))
         return out.float().view(m, x.shape[0], -1)
 
-    def _module_scores(self, x: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """Sigmoid scores of all modules: B x N."""
-        parts = [self.heads(self._logits(x, masks, chunk), chunk) for chunk in self.module_chunks]
+    def _module_scores(self, x: torch.Tensor, masks: torch.Tensor, sigmoid: bool = True) -> torch.Tensor:
+        """Scores of all modules (sigmoid, or the raw head outputs): B x N."""
+        parts = [self.heads(self._logits(x, masks, chunk), chunk, sigmoid) for chunk in self.module_chunks]
         return torch.cat(parts, dim=0).t()
 
     @torch.no_grad()
@@ -146,7 +147,7 @@ class _Search:
         losses = []
         for idx in self._batches():
             self.ctx.check_cancelled()
-            scores = self.heads(logits[:, idx], self.all_modules).t()
+            scores = self.heads(logits[:, idx], self.all_modules, self.sigmoid_loss).t()
             loss = F.cross_entropy(scores, self.y[idx])
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -160,7 +161,7 @@ class _Search:
         for idx in self._batches():
             self.ctx.check_cancelled()
             masks = ste_masks(self.scores, self.slot_group, self.n_groups)
-            scores = self._module_scores(self.x[idx], masks)
+            scores = self._module_scores(self.x[idx], masks, self.sigmoid_loss)
             kept = (masks * weights).sum(-1).mean()
             loss = F.cross_entropy(scores, self.y[idx]) + self.config.alpha * kept
             optimiser.zero_grad(set_to_none=True)

@@ -10,6 +10,7 @@ _CHOICES = {
     "score_init": ("ones", "activation"),
     "mask_lr_schedule": ("constant", "cosine"),
     "selection": ("best_accuracy", "tolerance"),
+    "loss_on": ("sigmoid", "logit"),
 }
 
 
@@ -38,6 +39,10 @@ class GradSplitterConfig:
     mask_lr_final: float = 0.1  # cosine: final lr as a fraction of mask_lr
     head_lr: float = 0.001
     score_init: str = "ones"
+    # The reference feeds the heads' sigmoid outputs to cross-entropy as if they were logits; squeezed
+    # into [0, 1] they give a weak gradient that alpha overpowers, so masks shrink while accuracy
+    # collapses. "logit" uses the heads' outputs before the sigmoid (module scores are unchanged).
+    loss_on: str = "sigmoid"
     init_scale: float = 1.0  # activation init: distance of the initial scores from the threshold
     init_keep: float = 1.0  # activation init: fraction of each group's channels (most active first) kept at start
     modules_per_pass: int = 1  # modules run together in one forward pass; 0 = all N
@@ -124,7 +129,7 @@ PRESETS: dict[str, GradSplitterConfig] = {
     # automatic selection within 1 point, early stopping. Tuned briefly on a width-0.25 SimCNN on
     # digits-16 (alpha 1: ~61% kernels kept at full accuracy; alpha 3: ~35% kept, ~85% accuracy).
     "fast": GradSplitterConfig(
-        preset="fast", alpha=2.0, warmup_head_epochs=2, warmup_head_lr=0.01, cycles=10, cycle_mask_epochs=1,
+        preset="fast", loss_on="logit", alpha=2.0, warmup_head_epochs=2, warmup_head_lr=0.01, cycles=10, cycle_mask_epochs=1,
         cycle_head_epochs=0, mask_lr=0.005, mask_lr_schedule="cosine", mask_lr_final=0.2, head_lr=0.002,
         score_init="activation", init_scale=0.05, init_keep=1.0, modules_per_pass=0,
         selection="tolerance", early_stop_patience=2),

@@ -22,11 +22,11 @@ class ModuleHeads(nn.Module):
             nn.init.uniform_(weight, -bound, bound)
             nn.init.uniform_(bias, -bound, bound)
 
-    def forward(self, logits: torch.Tensor, modules: torch.Tensor) -> torch.Tensor:
-        """``logits`` (M, B, N) of the modules ``modules`` (M ids) -> sigmoid scores (M, B)."""
+    def forward(self, logits: torch.Tensor, modules: torch.Tensor, sigmoid: bool = True) -> torch.Tensor:
+        """``logits`` (M, B, N) of the modules ``modules`` (M ids) -> scores (M, B), sigmoid or raw."""
         hidden = torch.relu(torch.einsum("mbn,mhn->mbh", torch.relu(logits), self.w1[modules]) + self.b1[modules][:, None])
-        out = torch.einsum("mbh,moh->mbo", hidden, self.w2[modules]) + self.b2[modules][:, None]
-        return torch.sigmoid(out.squeeze(-1))
+        out = torch.einsum("mbh,moh->mbo", hidden, self.w2[modules]).squeeze(-1) + self.b2[modules]
+        return torch.sigmoid(out) if sigmoid else out
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, name).detach().cpu().clone() for name in HEAD_TENSORS}

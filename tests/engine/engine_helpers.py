@@ -43,7 +43,7 @@ def digits16():
 
 
 @functools.lru_cache(maxsize=1)
-def small_digits16(per_class: int = 30):
+def small_digits16(per_class: int = 100):
     """digits-16 with ``per_class`` training images per class (search tests stay in seconds)."""
     from splitter_engine.data import ImageDataset
     import numpy as np

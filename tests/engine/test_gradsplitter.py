@@ -70,8 +70,6 @@ def decomposition():
     return model, spec, data, result, calls
 
 
-@pytest.mark.xfail(reason="fast preset not tuned yet: on 30 images/class the composed accuracy fell to ~61% "
-                          "(base ~97%); see the engine report", strict=False)
 def test_a_real_decomposition_drops_kernels_and_keeps_accuracy(decomposition):
     model, spec, data, result, _ = decomposition
     m = result.metrics
