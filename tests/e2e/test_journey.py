@@ -8,15 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 import journey
-from modules_registry.models import BaseModel, Build, Evaluation, Job
+from modules_registry.models import BaseModel, Build, Evaluation
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _backend_runs(kind: str) -> bool:
-    from splitter_engine.tasks import HANDLERS
-
-    return kind in HANDLERS
 
 
 @pytest.mark.timeout(1500)  # minutes on a 2-core machine; the jobs dominate
@@ -86,9 +80,6 @@ def test_journey(page, live_server, worker, shoot, tmp_path):
     model = BaseModel.objects.get(name="uploaded-simcnn")
     assert Evaluation.objects.filter(model=model).exists() and model.job.status == "succeeded"
 
-    if not _backend_runs(Job.Kind.DECOMPOSE):
-        pytest.skip("the worker cannot run decompositions yet (splitter_engine.tasks has no handler); "
-                    "the journey stops after upload and evaluation")
     decompose_and_build(page, base, shoot, tmp_path)
 
 
