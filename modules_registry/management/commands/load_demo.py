@@ -17,9 +17,11 @@ from modules_registry.services.models import start_training
 DEMO_USER = "demo"
 DEMO_DATASET = "digits-32"
 GOOD = {"epochs": 8, "lr": 3e-3, "lr_schedule": "cosine", "seed": 0}
+# Plain VGG-style stacks train poorly with Adam at this size; SGD with momentum reaches ~99 % in 8 epochs.
+GOOD_SGD = {**GOOD, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}
 WEAK = {"epochs": 6, "lr": 3e-3, "seed": 1, "dirichlet_alpha": 0.3, "subsample": 0.25}
 DEMO_MODELS = [
-    ("demo-simcnn", "simcnn", {"width": 0.25}, GOOD, "SimCNN (VGG16-like), a quarter of the paper's width"),
+    ("demo-simcnn", "simcnn", {"width": 0.25}, GOOD_SGD, "SimCNN (VGG16-like), a quarter of the paper's width"),
     ("demo-rescnn", "rescnn", {"width": 0.25}, GOOD, "ResCNN (residual adds), a quarter of the paper's width"),
     ("demo-incecnn", "incecnn", {"width": 0.25}, GOOD, "InceCNN (inception blocks), a quarter of the paper's width"),
     ("demo-resnet18", "resnet18", {"width": 0.25}, {**GOOD, "epochs": 6}, "torchvision resnet18 at a quarter width"),
