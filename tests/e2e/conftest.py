@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from worker_process import start_worker, stop_worker
 
 # Playwright's sync API keeps an event loop running in the test thread; Django's ORM would otherwise
 # refuse to run there (microsoft/playwright-pytest#29).
@@ -77,22 +77,12 @@ def isolated_media(settings, e2e_media):
 @pytest.fixture
 def worker(transactional_db, live_server, e2e_media):
     """A real `manage.py db_worker` process on the test database, polling every 0.2 s."""
-    from django.conf import settings
-
-    env = {**os.environ, "HUB_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"]),
-           "HUB_MEDIA_ROOT": str(e2e_media), "HUB_JOB_HEARTBEAT_SECONDS": "1", "PYTHONUNBUFFERED": "1"}
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "worker.log", "w")
-    process = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--queue-name", "default,gpu",
-                                "--interval", "0.2", "--no-startup-delay", "--no-reload", "--worker-id", "e2e"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = start_worker(e2e_media, stdout=log, stderr=subprocess.STDOUT, worker_id="e2e",
+                           HUB_JOB_HEARTBEAT_SECONDS="1", PYTHONUNBUFFERED="1")
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_worker(process)
     log.close()
 
 

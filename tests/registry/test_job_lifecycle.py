@@ -1,20 +1,15 @@
 """Jobs through a real django-tasks-db worker: success, a readable failure, cancel, and a worker that dies."""
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from modules_registry.models import BaseModel, Dataset, Evaluation, Job
 from modules_registry.services.datasets import import_builtin_dataset
 from modules_registry.services.jobs import ServiceError, request_cancel
 from modules_registry.services.models import start_evaluation, start_training
+from worker_process import start_worker
 
-ROOT = Path(__file__).resolve().parents[2]
 NARROW = {"architecture": "rescnn", "arch_kwargs": {"width": 0.125}}
 
 
@@ -23,14 +18,6 @@ def digits16(user, drain_jobs):
     import_builtin_dataset(owner=user, builtin="digits-16")
     drain_jobs()
     return Dataset.objects.get(name="digits-16")
-
-
-def start_worker(media: Path, **env) -> subprocess.Popen:
-    environment = {**os.environ, "HUB_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"]),
-                   "HUB_MEDIA_ROOT": str(media), **env}
-    return subprocess.Popen([sys.executable, "manage.py", "db_worker", "--queue-name", "default,gpu",
-                             "--no-reload", "--no-startup-delay", "--interval", "0.2", "-v", "0"],
-                            cwd=ROOT, env=environment)
 
 
 def wait_for(predicate, timeout=120.0, what="condition"):
