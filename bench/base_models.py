@@ -16,12 +16,29 @@ from splitter_engine.runtime import seed_everything
 CACHE = Path(__file__).resolve().parent.parent / "var" / "bench"
 
 
-
-
 @torch.no_grad()
 def accuracy(model, x, y) -> float:
     model.eval()
     return float(sum(int((model(x[i:i + 256]).argmax(1) == y[i:i + 256]).sum()) for i in range(0, len(x), 256)) / len(x))
+
+
+def time_train_epoch(spec: ArchSpec, data: ImageDataset, batch_size: int = 64, seed: int = 0) -> float:
+    """Seconds for one training epoch of a fresh ``spec`` model, measured now (cached models keep the
+    timing of the run that trained them, possibly on a busier machine). Channels-last, as the search."""
+    generator = seed_everything(seed)
+    model = build_model(spec).to(memory_format=torch.channels_last).train()
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = data.tensors("train")
+    x = x.contiguous(memory_format=torch.channels_last)
+    order = torch.randperm(len(x), generator=generator)
+    started = time.perf_counter()
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+    return time.perf_counter() - started
 
 
 def train_base(spec: ArchSpec, data: ImageDataset, epochs: int, lr: float = 0.05, seed: int = 0,

@@ -21,3 +21,11 @@ def select_epoch(history: list[dict], base_accuracy: float, rule: str, tolerance
     if not eligible:
         return best
     return min(eligible, key=lambda i: (history[i]["retention"], -history[i]["accuracy"], i))
+
+
+def refit_candidates(history: list[dict], base_accuracy: float, window: float, below_retention: float) -> list[int]:
+    """Mask epochs worth refitting: within ``window`` of the base accuracy and fewer kernels than
+    ``below_retention``, fewest kernels first."""
+    eligible = [i for i, h in enumerate(history) if h["phase"] == "mask"
+                and h["accuracy"] >= base_accuracy - window - _EPS and h["retention"] < below_retention - _EPS]
+    return sorted(eligible, key=lambda i: (history[i]["retention"], -history[i]["accuracy"], i))
