@@ -86,15 +86,38 @@ def count_params_and_flops(network: nn.Module, input_shape) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def binary_metrics(scores: torch.Tensor, labels: torch.Tensor, class_index: int) -> tuple[float, float, float]:
-    """Precision, recall, F1 of "this class" (score > 0.5) against the rest."""
-    predicted = scores > 0.5
+def binary_metrics(scores: torch.Tensor, labels: torch.Tensor, class_index: int,
+                   threshold: float = 0.5) -> tuple[float, float, float]:
+    """Precision, recall, F1 of "this class" (score > threshold) against the rest."""
+    predicted = scores > threshold
     actual = labels == class_index
     tp_count = int((predicted & actual).sum())
     precision = tp_count / max(1, int(predicted.sum()))
     recall = tp_count / max(1, int(actual.sum()))
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return round(precision, 5), round(recall, 5), round(f1, 5)
+
+
+@torch.no_grad()
+def best_threshold(scores: torch.Tensor, labels: torch.Tensor, class_index: int) -> float:
+    """The score threshold with the best F1 of "this class" on these images (midway between scores).
+
+    The heads are trained to rank the N module scores against each other, not as calibrated one-vs-rest
+    classifiers, so 0.5 is an arbitrary cut for a module used on its own.
+    """
+    ordered, order = scores.flatten().float().sort(descending=True)
+    actual = (labels[order] == class_index).float()
+    true_positives = actual.cumsum(0)
+    predicted = torch.arange(1, len(ordered) + 1, dtype=torch.float32)  # cutting after each position
+    best = int((2 * true_positives / (predicted + actual.sum())).argmax())
+    if best + 1 < len(ordered):
+        return float((ordered[best] + ordered[best + 1]) / 2)
+    return float(ordered[best]) - 1e-6
+
+
+def _scores(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([network(x[s:s + 256]) for s in range(0, len(x), 256)])
 
 
 def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: DecompositionResult, data: ImageDataset,
@@ -107,6 +130,7 @@ def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: Decomposition
     graph = analyse_channels(base, input_shape)
     _check_same_groups(graph, result.group_roots, result.group_sizes)
     x_test, y_test = data.tensors("test")
+    x_val, y_val = data.tensors("val") if len(data.splits.get("val", ())) else data.tensors("train")
     hidden = int(result.heads["w1"].shape[1])
     modules = []
     for i in range(result.num_classes):
@@ -118,13 +142,13 @@ def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: Decomposition
             p.requires_grad_(False)
         params, flops = count_params_and_flops(network, input_shape)
         kept_kernels = int(graph.kept_kernels(result.masks[i].float()).item())
-        with torch.no_grad():
-            scores = torch.cat([network(x_test[s:s + 256]) for s in range(0, len(x_test), 256)])
-        precision, recall, f1 = binary_metrics(scores, y_test, i)
+        threshold = round(best_threshold(_scores(network, x_val), y_val, i), 6)
+        precision, recall, f1 = binary_metrics(_scores(network, x_test), y_test, i, threshold)
         spec = {"format": MODULE_FORMAT, "arch": arch_spec.to_dict(), "input": data.spec.to_dict(),
                 "class_index": i, "class_name": result.class_names[i], "class_names": list(result.class_names),
                 "method": result.method, "group_roots": list(result.group_roots),
-                "group_sizes": [int(s) for s in result.group_sizes], "kept": kept, "head_hidden": hidden}
+                "group_sizes": [int(s) for s in result.group_sizes], "kept": kept, "head_hidden": hidden,
+                "threshold": threshold}
         state = {k: v.detach().cpu().contiguous().clone() for k, v in network.state_dict().items()}
         modules.append(ExtractedModule(
             class_index=i, class_name=result.class_names[i], spec=spec, state_dict=state, params=params,

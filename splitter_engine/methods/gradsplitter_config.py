@@ -57,8 +57,9 @@ class GradSplitterConfig:
     selection: str = "best_accuracy"
     tolerance: float = 0.01  # selection "tolerance": accuracy loss allowed against the base model
     # Heads lag the masks they were trained with. Before an epoch is judged, its heads are trained alone
-    # for this many epochs on its fixed masks (cheap: the logits are computed once). Candidates are tried
-    # from the fewest kernels up, among epochs within accuracy_window of the base accuracy.
+    # for this many epochs on its fixed masks (cheap: the logits are computed once). The candidates are
+    # the epochs within accuracy_window of the base accuracy, bisected by kernels kept, with at most
+    # refit_max_candidates refits.
     refit_head_epochs: int = 0
     # An epoch further than this below the base accuracy is past the cliff: alpha backs off, it is not a
     # refit candidate, and it counts towards early stopping.
@@ -156,5 +157,5 @@ PRESETS: dict[str, GradSplitterConfig] = {
         modules_per_pass=0, warmup_head_epochs=2, warmup_head_lr=0.01, cycles=14, cycle_mask_epochs=1,
         cycle_head_epochs=0, alpha=1.0, alpha_growth=1.35, accuracy_window=0.03, mask_lr=0.01,
         mask_lr_schedule="cosine", mask_lr_final=0.2, head_lr=0.01, selection="tolerance",
-        refit_head_epochs=10, refit_max_candidates=3, early_stop_patience=2, early_stop_min_delta=0.01),
+        refit_head_epochs=10, refit_max_candidates=5, early_stop_patience=3),
 }
