@@ -34,7 +34,7 @@ def test_journey(live_server, worker, user, small_digits16_weights, tmp_path, ca
     assert model["weights"]["sha256"] and model["dataset"]["id"] == dataset["id"]
 
     # Decompose from the CLI, waiting with a progress bar.
-    assert cli(["decompose", str(model["id"]), "--overrides", json.dumps({"cycles": 1, "warmup_head_epochs": 1, "cycle_head_epochs": 1}), "--wait"]) == 0
+    assert cli(["decompose", str(model["id"]), "--overrides", json.dumps({"cycles": 1, "warmup_head_epochs": 1, "cycle_head_epochs": 1, "refit_head_epochs": 0}), "--wait"]) == 0
     captured = capsys.readouterr()
     assert "succeeded" in captured.out and "decomposition=" in captured.out
     assert "[" in captured.err and "%" in captured.err  # the bar

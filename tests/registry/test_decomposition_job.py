@@ -12,7 +12,7 @@ from modules_registry.services.jobs import ServiceError
 from splitter_engine.data import load_builtin
 from splitter_engine.extraction import load_module
 
-QUICK = {"cycles": 2, "warmup_head_epochs": 1}
+QUICK = {"cycles": 2, "warmup_head_epochs": 1, "refit_head_epochs": 2}
 
 
 @pytest.mark.django_db(transaction=True)
