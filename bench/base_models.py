@@ -22,23 +22,30 @@ def accuracy(model, x, y) -> float:
     return float(sum(int((model(x[i:i + 256]).argmax(1) == y[i:i + 256]).sum()) for i in range(0, len(x), 256)) / len(x))
 
 
-def time_train_epoch(spec: ArchSpec, data: ImageDataset, batch_size: int = 64, seed: int = 0) -> float:
-    """Seconds for one training epoch of a fresh ``spec`` model, measured now (cached models keep the
-    timing of the run that trained them, possibly on a busier machine). Channels-last, as the search."""
-    generator = seed_everything(seed)
-    model = build_model(spec).to(memory_format=torch.channels_last).train()
-    optimiser = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = data.tensors("train")
-    x = x.contiguous(memory_format=torch.channels_last)
-    order = torch.randperm(len(x), generator=generator)
+def _train_epoch(model, x, y, optimiser, generator, batch_size: int, schedule=None) -> float:
+    """One epoch of SGD over (x, y) in a seeded order; returns its seconds."""
     started = time.perf_counter()
+    model.train()
+    order = torch.randperm(len(x), generator=generator)
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         loss = F.cross_entropy(model(x[idx]), y[idx])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        if schedule is not None:
+            schedule.step()
     return time.perf_counter() - started
+
+
+def time_train_epoch(spec: ArchSpec, data: ImageDataset, batch_size: int = 64, seed: int = 0) -> float:
+    """Seconds for one training epoch of a fresh ``spec`` model, measured now (cached models keep the
+    timing of the run that trained them, possibly on a busier machine). Channels-last, as the search."""
+    generator = seed_everything(seed)
+    model = build_model(spec).to(memory_format=torch.channels_last)
+    x, y = data.tensors("train")
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return _train_epoch(model, x.contiguous(memory_format=torch.channels_last), y, optimiser, generator, batch_size)
 
 
 def train_base(spec: ArchSpec, data: ImageDataset, epochs: int, lr: float = 0.05, seed: int = 0,
@@ -56,19 +63,7 @@ def train_base(spec: ArchSpec, data: ImageDataset, epochs: int, lr: float = 0.05
     x, y = data.tensors("train")
     optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=epochs * ((len(x) + batch_size - 1) // batch_size))
-    seconds = []
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-        seconds.append(time.perf_counter() - t0)
+    seconds = [_train_epoch(model, x, y, optimiser, generator, batch_size, schedule) for _ in range(epochs)]
     model.eval()
     x_test, y_test = data.tensors("test")
     info = {"epochs": epochs, "seconds_per_epoch": round(sum(seconds) / len(seconds), 3),

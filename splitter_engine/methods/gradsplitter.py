@@ -58,7 +58,7 @@ class _Search:
         self.config, self.ctx = config, ctx
         self.device = ctx.torch_device
         self.generator = seed_everything(config.seed)
-        # Channels-last convolutions run 1.3-1.7x faster here (oneDNN on CPU; tensor cores on CUDA).
+        # Channels-last made a search step 1.15-1.7x faster on CPU (oneDNN); CUDA tensor cores prefer it too.
         self.model = copy.deepcopy(model).to(self.device, memory_format=torch.channels_last).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
