@@ -60,7 +60,7 @@ def seconds_per_mask_epoch(model, data, config: GradSplitterConfig, batches: int
 
 def run_one(name: str, width: float, train_epochs: int, preset: str, data, timing_batches: int) -> dict:
     spec = ArchSpec(name, data.num_classes, data.spec.channels, {"width": width})
-    model, info = train_base(spec, data, train_epochs)
+    model, _ = train_base(spec, data, train_epochs)
     config = GradSplitterConfig.preset(preset)
     log = lambda f, stage, msg, m=None: print(f"    [{name} {preset}] {msg}", flush=True) if stage == "search" else None  # noqa: E731
     result = get_decomposer("gradsplitter").decompose(model, data, config, RunContext(progress=log))
@@ -73,7 +73,7 @@ def run_one(name: str, width: float, train_epochs: int, preset: str, data, timin
     # The paper preset starts every score at 1 and Adam moves a score by at most about its lr per step,
     # so no kernel can go before ceil(1 / lr) steps, each one pass per module: a lower bound on its time.
     paper = GradSplitterConfig.preset("paper")
-    steps_per_epoch = -(-m["search_images"] // paper.batch_size)
+    steps_per_epoch = math.ceil(m["search_images"] / paper.batch_size)
     paper_first_drop = math.ceil(1 / paper.mask_lr) * single / steps_per_epoch
     return {
         "model": name, "width": width, "preset": preset, "base_accuracy": m["base_accuracy"],

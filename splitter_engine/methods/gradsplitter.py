@@ -276,7 +276,7 @@ class _Search:
         self.ctx.report(1.0, "select", "refitting heads of the candidate epochs")
         floor = base_val - config.tolerance - 1e-9
         candidates = refit_candidates(history, base_val, config.accuracy_window, history[chosen]["retention"])
-        passed: dict[int, float] = {}
+        found: tuple[int, float] | None = None  # each pass lies below the previous one: fewer kernels
         low, high, tries = 0, len(candidates), 0
         self.gate.attach()
         try:
@@ -285,12 +285,11 @@ class _Search:
                 accuracy = self._refit(snapshots[candidates[middle]])
                 tries += 1
                 if accuracy >= floor:
-                    passed[candidates[middle]], high = accuracy, middle
+                    found, high = (candidates[middle], accuracy), middle
                 else:
                     low = middle + 1
-            if passed:
-                epoch = min(passed, key=lambda e: history[e]["retention"])
-                return epoch, passed[epoch]
+            if found:
+                return found
             accuracy = self._refit(snapshots[chosen])
         finally:
             self.gate.detach()
