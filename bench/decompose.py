@@ -63,13 +63,18 @@ def run_one(name: str, width: float, train_epochs: int, preset: str, data, timin
     model, _ = train_base(spec, data, train_epochs)
     config = GradSplitterConfig.preset(preset)
     log = lambda f, stage, msg, m=None: print(f"    [{name} {preset}] {msg}", flush=True) if stage == "search" else None  # noqa: E731
+    started = time.perf_counter()
     result = get_decomposer("gradsplitter").decompose(model, data, config, RunContext(progress=log))
+    extract_started = time.perf_counter()
     modules = extract_modules(model, spec, result, data)
+    timing_started = time.perf_counter()
     batched = seconds_per_mask_epoch(model, data, GradSplitterConfig.preset(preset, modules_per_pass=0), timing_batches)
     single = seconds_per_mask_epoch(model, data, GradSplitterConfig.preset(preset, modules_per_pass=1), timing_batches)
     m = result.metrics
     mask_epoch = m["seconds_per_mask_epoch"]
     train_epoch = time_train_epoch(spec, data)
+    stages = {"decompose": extract_started - started, "extract": timing_started - extract_started,
+              "timing": time.perf_counter() - timing_started}
     # The paper preset starts every score at 1 and Adam moves a score by at most about its lr per step,
     # so no kernel can go before ceil(1 / lr) steps, each one pass per module: a lower bound on its time.
     paper = GradSplitterConfig.preset("paper")
@@ -89,6 +94,7 @@ def run_one(name: str, width: float, train_epochs: int, preset: str, data, timin
         "selected_epoch": m["selected_epoch"], "epochs_run": m["epochs_run"], "search_seconds": m["seconds"],
         "paper_seconds_to_first_drop_at_least": round(paper_first_drop, 1),
         "speedup_vs_paper_first_drop": round(paper_first_drop / m["seconds_to_selected"], 2),
+        "bench_stage_seconds": {k: round(v, 1) for k, v in stages.items()},
     }
 
 

@@ -39,12 +39,13 @@ def test_paper_preset_has_the_reference_defaults():
     assert len(phases) == 145 and [p.kind for p in phases[:12]] == ["head"] * 5 + ["mask"] * 5 + ["head"] * 2
     assert phases[0].lr == 0.01 and phases[5].lr == 0.001 and phases[10].lr == 0.001
     assert (config.alpha, config.batch_size, config.val_fraction, config.score_init) == (0.1, 64, 0.2, "ones")
-    assert config.modules_per_pass == 1 and config.selection == "best_accuracy"
+    assert config.modules_per_pass == 1 and config.selection == "best_accuracy" and config.distill == 0
 
 
 def test_fast_preset_and_overrides():
     config = GradSplitterConfig.preset("fast", alpha=0.2, seed="7")
     assert config.modules_per_pass == 0 and config.score_init == "activation" and config.selection == "tolerance"
+    assert (config.distill, config.distill_temperature) == (0.5, 4.0)
     assert (config.alpha, config.seed) == (0.2, 7)
     lrs = [p.lr for p in config.phases() if p.kind == "mask"]
     assert lrs[0] == config.mask_lr and lrs[-1] == pytest.approx(config.mask_lr * config.mask_lr_final)
@@ -69,7 +70,8 @@ def test_selection_takes_the_fewest_kernels_within_tolerance_and_refits_from_the
 
 @pytest.mark.parametrize("overrides, message", [({"alpah": 0.1}, "unknown GradSplitter setting"),
                                                 ({"selection": "random"}, "selection must be"),
-                                                ({"batch_size": 0}, "batch_size must be positive")])
+                                                ({"batch_size": 0}, "batch_size must be positive"),
+                                                ({"distill": 1.5}, "distill must be between 0 and 1")])
 def test_bad_settings_are_engine_errors(overrides, message):
     with pytest.raises(EngineError, match=message):
         GradSplitterConfig.preset("fast", **overrides)
