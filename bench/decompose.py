@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -35,27 +36,46 @@ WARMUP_BATCHES = 2
 FULL_MODELS = (("simcnn", 1.0, 20), ("rescnn", 1.0, 20), ("incecnn", 1.0, 20), ("resnet18", 1.0, 20))
 
 
-def seconds_per_mask_epoch(model, data, config: GradSplitterConfig, batches: int) -> float:
-    """Time ``batches`` mask-search steps and scale to one epoch (same code path as the search)."""
+def _timed_step(search: _Search, optimiser, step: int) -> float:
+    """Seconds for one mask-search step (the search's own code path) on batch number ``step``."""
     import torch.nn.functional as F
 
-    search = _Search(model, data, config, RunContext())
-    optimiser = torch.optim.Adam([search.scores, *search.heads.parameters()], lr=config.mask_lr)
-    n_batches = (len(search.x) + config.batch_size - 1) // config.batch_size
-    search.gate.attach()
+    size = search.config.batch_size
+    idx = torch.arange(step * size, (step + 1) * size) % len(search.x)
+    started = time.perf_counter()
+    masks = ste_masks(search.scores, search.slot_group, search.n_groups)
+    loss = F.cross_entropy(search._module_scores(search.x[idx], masks, search.sigmoid_loss), search.y[idx])
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    return time.perf_counter() - started
+
+
+def mask_epoch_seconds(model, data, preset: str, batches: int) -> tuple[float, float]:
+    """Seconds per mask epoch with all modules in one pass and with one module per pass.
+
+    The two are timed in alternating steps, so both see the same machine (a shared host's speed
+    drifts by tens of percent within minutes), and each takes the median step after untimed warm-up
+    steps that pay for kernel selection and allocation.
+    """
+    searches = [_Search(model, data, GradSplitterConfig.preset(preset, modules_per_pass=n), RunContext())
+                for n in (0, 1)]
+    optimisers = [torch.optim.Adam([s.scores, *s.heads.parameters()], lr=s.config.mask_lr) for s in searches]
+    times: list[list[float]] = [[], []]
+    for search in searches:
+        search.gate.attach()
     try:
-        for i in range(WARMUP_BATCHES + batches):  # the first steps pay for kernel selection and allocation
-            if i == WARMUP_BATCHES:
-                t0 = time.perf_counter()
-            idx = torch.arange(i * config.batch_size, (i + 1) * config.batch_size) % len(search.x)
-            masks = ste_masks(search.scores, search.slot_group, search.n_groups)
-            loss = F.cross_entropy(search._module_scores(search.x[idx], masks), search.y[idx])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        return (time.perf_counter() - t0) / batches * n_batches
+        for step in range(WARMUP_BATCHES + batches):
+            for which, (search, optimiser) in enumerate(zip(searches, optimisers)):
+                seconds = _timed_step(search, optimiser, step)
+                if step >= WARMUP_BATCHES:
+                    times[which].append(seconds)
     finally:
-        search.gate.detach()
+        for search in searches:
+            search.gate.detach()
+    steps_per_epoch = math.ceil(len(searches[0].x) / searches[0].config.batch_size)
+    batched, single = (statistics.median(t) * steps_per_epoch for t in times)
+    return batched, single
 
 
 def run_one(name: str, width: float, train_epochs: int, preset: str, data, timing_batches: int) -> dict:
@@ -68,8 +88,7 @@ def run_one(name: str, width: float, train_epochs: int, preset: str, data, timin
     extract_started = time.perf_counter()
     modules = extract_modules(model, spec, result, data)
     timing_started = time.perf_counter()
-    batched = seconds_per_mask_epoch(model, data, GradSplitterConfig.preset(preset, modules_per_pass=0), timing_batches)
-    single = seconds_per_mask_epoch(model, data, GradSplitterConfig.preset(preset, modules_per_pass=1), timing_batches)
+    batched, single = mask_epoch_seconds(model, data, preset, timing_batches)
     m = result.metrics
     mask_epoch = m["seconds_per_mask_epoch"]
     train_epoch = time_train_epoch(spec, data)
@@ -115,7 +134,7 @@ def main(argv=None) -> int:
     runs = []
     for name, width, epochs in plan:
         for preset in presets:
-            row = run_one(name, width, epochs, preset, data, timing_batches=4 if args.quick else 3)
+            row = run_one(name, width, epochs, preset, data, timing_batches=5 if args.quick else 3)
             runs.append(row)
             print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     summary = {"bench": "decompose", "quick": args.quick, "dataset": "digits-32", "threads": args.threads,

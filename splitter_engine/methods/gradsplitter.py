@@ -3,7 +3,8 @@
 The trained model is frozen (weights and BatchNorm statistics). Module i has one score per channel
 group slot; its mask is 1[s > 0] with the straight-through estimator, applied to the channels where
 they are consumed. Its head maps ReLU(masked logits) to one sigmoid score; the loss is the cross
-entropy of the N scores (as logits) plus alpha times the mean kept-kernel fraction.
+entropy of the N scores (as logits), optionally mixed with distillation from the base model's
+outputs, plus alpha times the mean kept-kernel fraction.
 
 Modules can run one per forward pass (the reference) or all N in one batched pass; a head-only
 epoch reuses the logits computed once under the phase's fixed masks (the same numbers the
@@ -59,11 +60,11 @@ class _Search:
         self.config, self.ctx = config, ctx
         self.device = ctx.torch_device
         self.generator = seed_everything(config.seed)
-        # Channels-last made a search step 1.15-1.7x faster on CPU (oneDNN); CUDA tensor cores prefer it too.
         self.n = data.num_classes
         self.class_names = list(data.class_names)
         self.graph: ChannelGraph = analyse_channels(copy.deepcopy(model).eval(), data.spec.shape)
         # Weights and statistics stay frozen, so BatchNorm folds into its convolution (same outputs).
+        # Channels-last made a search step 1.15-1.7x faster on CPU (oneDNN); CUDA tensor cores prefer it too.
         self.model = fold_batchnorm(model).to(self.device, memory_format=torch.channels_last)
         for p in self.model.parameters():
             p.requires_grad_(False)

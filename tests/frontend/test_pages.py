@@ -1,6 +1,9 @@
 """Every page renders real rows for anonymous and signed-in users."""
 import pytest
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
+
+from modules_registry import selectors
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +34,13 @@ def test_model_card_shows_metrics_confusion_matrix_lineage_and_files(client, hub
     assert 'role="img"' in html and "Confusion matrix" in html
     assert hub["model"].weights.sha256 in html
     assert reverse("frontend:dataset_detail", args=[hub["dataset"].pk]) in html
+
+
+def test_module_page_shows_the_decision_threshold_from_its_spec(client, hub):
+    module = hub["modules"][3]
+    threshold = selectors.module_spec(module)["threshold"]
+    html = client.get(reverse("frontend:module_detail", args=[module.pk])).content.decode()
+    assert "Decision threshold" in html and floatformat(threshold, 3) in html
 
 
 def test_search_finds_modules_by_class_name(client, hub):

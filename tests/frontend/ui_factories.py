@@ -56,7 +56,8 @@ def make_decomposition(owner, model, visibility="public") -> Decomposition:
         result=blobs.store(f"result of {model.name}".encode()))
     for i, name in enumerate(model.class_names):
         spec = {"architecture": "simcnn", "class_index": i, "group_roots": ["features.0", "features.3", "features.7"],
-                "group_sizes": [8, 16, 32], "kept": [list(range(4 + i % 3)), list(range(9)), list(range(12 + i))]}
+                "group_sizes": [8, 16, 32], "kept": [list(range(4 + i % 3)), list(range(9)), list(range(12 + i))],
+                "threshold": round(0.3 + 0.0375 * i, 6)}
         Module.objects.create(
             owner=owner, decomposition=decomposition, base_model=model, class_index=i, class_name=name,
             visibility=visibility, spec=blobs.store(json.dumps(spec).encode(), media_type="application/json"),
