@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,8 +39,6 @@ FULL_MODELS = (("simcnn", 1.0, 20), ("rescnn", 1.0, 20), ("incecnn", 1.0, 20), (
 
 def _timed_step(search: _Search, optimiser, step: int) -> float:
     """Seconds for one mask-search step (the search's own code path) on batch number ``step``."""
-    import torch.nn.functional as F
-
     size = search.config.batch_size
     idx = torch.arange(step * size, (step + 1) * size) % len(search.x)
     started = time.perf_counter()
