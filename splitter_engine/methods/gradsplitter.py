@@ -103,8 +103,11 @@ class _Search:
 
     @torch.no_grad()
     def _base_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The unmasked model's outputs on ``x``, in evaluation-sized batches."""
+        self.gate.set_masks(None)
         step = self.config.eval_batch_size
-        return torch.cat([self.model(x[start:start + step]).float() for start in range(0, len(x), step)])
+        with self._autocast():
+            return torch.cat([self.model(x[start:start + step]).float() for start in range(0, len(x), step)])
 
     def _initial_scores(self) -> torch.Tensor:
         slots = self.graph.total_slots
@@ -210,15 +213,8 @@ class _Search:
         predicted = scores.argmax(1)
         return float((predicted == y).float().mean()), scores
 
-    @torch.no_grad()
     def base_accuracy(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        self.gate.set_masks(None)
-        correct = 0
-        for start in range(0, len(x), self.config.eval_batch_size):
-            with self._autocast():
-                out = self.model(x[start:start + self.config.eval_batch_size])
-            correct += int((out.argmax(1) == y[start:start + self.config.eval_batch_size]).sum())
-        return correct / max(1, len(x))
+        return float((self._base_logits(x).argmax(1) == y).float().mean()) if len(x) else 0.0
 
     # -- the run ----------------------------------------------------------------------------------
     def _optimiser(self, phase: Phase) -> torch.optim.Optimizer:
