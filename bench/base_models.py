@@ -11,15 +11,14 @@ from safetensors.torch import load_file, save_file
 
 from splitter_engine.architectures import ArchSpec, build_model
 from splitter_engine.data import ImageDataset
+from splitter_engine.evaluation import run_batched
 from splitter_engine.runtime import seed_everything
 
 CACHE = Path(__file__).resolve().parent.parent / "var" / "bench"
 
 
-@torch.no_grad()
 def accuracy(model, x, y) -> float:
-    model.eval()
-    return float(sum(int((model(x[i:i + 256]).argmax(1) == y[i:i + 256]).sum()) for i in range(0, len(x), 256)) / len(x))
+    return float((run_batched(model.eval(), x).argmax(1) == y).float().mean())
 
 
 def _train_epoch(model, x, y, optimiser, generator, batch_size: int, schedule=None) -> float:

@@ -82,6 +82,12 @@ def normalise_batch(images_uint8: torch.Tensor, spec: InputSpec, device: torch.d
 
 
 @torch.no_grad()
+def run_batched(fn, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """``fn`` applied to ``x`` in batches of ``batch_size``, outputs concatenated (no gradients)."""
+    return torch.cat([fn(x[s:s + batch_size]) for s in range(0, len(x), batch_size)]) if len(x) else torch.empty(0)
+
+
+@torch.no_grad()
 def predict_logits(model: nn.Module, images: np.ndarray, spec: InputSpec, *, ctx: Optional[RunContext] = None,
                    batch_size: int = 256, stage: str = "evaluate") -> torch.Tensor:
     """float32 logits (on CPU) of uint8 images N x C x H x W, normalised with ``spec``; leaves the model in eval mode."""

@@ -16,6 +16,7 @@ import torch_pruning as tp
 from splitter_engine.architectures import ArchSpec, build_model
 from splitter_engine.channels import ChannelGraph, analyse_channels, build_dependency_graph, slice_groups
 from splitter_engine.data import ImageDataset
+from splitter_engine.evaluation import run_batched
 from splitter_engine.methods.heads import head_network
 from splitter_engine.methods.result import DecompositionResult
 from splitter_engine.runtime import EngineError, RunContext
@@ -115,11 +116,6 @@ def best_threshold(scores: torch.Tensor, labels: torch.Tensor, class_index: int)
     return float(ordered[best]) - 1e-6
 
 
-def _scores(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([network(x[s:s + 256]) for s in range(0, len(x), 256)])
-
-
 def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: DecompositionResult, data: ImageDataset,
                     ctx: RunContext | None = None) -> list[ExtractedModule]:
     """Slice every class's module out of ``model`` (not modified) and measure it on the test split."""
@@ -142,8 +138,8 @@ def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: Decomposition
             p.requires_grad_(False)
         params, flops = count_params_and_flops(network, input_shape)
         kept_kernels = int(graph.kept_kernels(result.masks[i].float()).item())
-        threshold = round(best_threshold(_scores(network, x_val), y_val, i), 6)
-        precision, recall, f1 = binary_metrics(_scores(network, x_test), y_test, i, threshold)
+        threshold = round(best_threshold(run_batched(network, x_val), y_val, i), 6)
+        precision, recall, f1 = binary_metrics(run_batched(network, x_test), y_test, i, threshold)
         spec = {"format": MODULE_FORMAT, "arch": arch_spec.to_dict(), "input": data.spec.to_dict(),
                 "class_index": i, "class_name": result.class_names[i], "class_names": list(result.class_names),
                 "method": result.method, "group_roots": list(result.group_roots),

@@ -11,7 +11,8 @@ from splitter_engine.composition.calibration import CALIBRATIONS, fit_calibratio
 from splitter_engine.composition.fused import refit_output_layer, select_classes, slice_trunk
 from splitter_engine.composition.inputs import plan_inputs
 from splitter_engine.composition.network import Branch, ComposedClassifier, ModuleScores, Renormalise
-from splitter_engine.composition.samples import labelled, run_batched
+from splitter_engine.composition.samples import labelled
+from splitter_engine.evaluation import run_batched
 from splitter_engine.composition.sources import BaseSource, ChosenModule
 from splitter_engine.data import ImageDataset
 from splitter_engine.evaluation import metrics_from_predictions

@@ -38,7 +38,3 @@ def labelled(data: ImageDataset, split: str, class_names: list[str], spec: Input
     x = normalise_batch(torch.from_numpy(np.ascontiguousarray(data.images[chosen])), spec, torch.device("cpu"))
     return x, torch.from_numpy(np.concatenate(labels))
 
-
-@torch.no_grad()
-def run_batched(fn, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    return torch.cat([fn(x[s:s + batch_size]) for s in range(0, len(x), batch_size)]) if len(x) else torch.empty(0)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from splitter_engine.channels import ChannelGraph, analyse_channels
 from splitter_engine.data import ImageDataset
+from splitter_engine.evaluation import run_batched
 from splitter_engine.folding import fold_batchnorm
 from splitter_engine.gating import ChannelGate
 from splitter_engine.methods.base import register_decomposer
@@ -101,13 +102,11 @@ class _Search:
         if out.dim() != 2 or out.shape[1] != self.n:
             raise EngineError(f"the model outputs {tuple(out.shape[1:])} per image but the data set has {self.n} classes")
 
-    @torch.no_grad()
     def _base_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The unmasked model's outputs on ``x``, in evaluation-sized batches."""
         self.gate.set_masks(None)
-        step = self.config.eval_batch_size
         with self._autocast():
-            return torch.cat([self.model(x[start:start + step]).float() for start in range(0, len(x), step)])
+            return run_batched(self.model, x, self.config.eval_batch_size).float()
 
     def _initial_scores(self) -> torch.Tensor:
         slots = self.graph.total_slots
