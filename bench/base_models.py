@@ -37,16 +37,6 @@ def _train_epoch(model, x, y, optimiser, generator, batch_size: int, schedule=No
     return time.perf_counter() - started
 
 
-def time_train_epoch(spec: ArchSpec, data: ImageDataset, batch_size: int = 64, seed: int = 0) -> float:
-    """Seconds for one training epoch of a fresh ``spec`` model, measured now (cached models keep the
-    timing of the run that trained them, possibly on a busier machine). Channels-last, as the search."""
-    generator = seed_everything(seed)
-    model = build_model(spec).to(memory_format=torch.channels_last)
-    x, y = data.tensors("train")
-    optimiser = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    return _train_epoch(model, x.contiguous(memory_format=torch.channels_last), y, optimiser, generator, batch_size)
-
-
 def train_base(spec: ArchSpec, data: ImageDataset, epochs: int, lr: float = 0.05, seed: int = 0,
                batch_size: int = 64, reuse: bool = True) -> tuple[torch.nn.Module, dict]:
     """A trained model and {seconds_per_epoch, test_accuracy, epochs}; cached by spec, data and schedule."""

@@ -158,7 +158,7 @@ PRESETS: dict[str, GradSplitterConfig] = {
     # Tuned on digits-32 (SimCNN, ResCNN, InceCNN at width 0.125, resnet18 at 0.25): all modules in
     # one pass; scores start from per-class activation statistics, just around the threshold; the loss
     # on the heads' raw outputs, half of it distilled from the base model's outputs at T = 4; alpha
-    # starts low and grows by 1.35 per epoch while held-out accuracy holds (a fixed alpha either stalls
+    # starts at 2 and grows by 1.35 per epoch while held-out accuracy holds (a fixed alpha either stalls
     # around 60 % kept or collapses the modules); a decaying mask lr; selection on the data set's
     # validation split with heads refitted, fewest kernels within 1 point; early stopping once
     # retention stops falling.
@@ -166,7 +166,7 @@ PRESETS: dict[str, GradSplitterConfig] = {
         preset="fast", holdout="dataset_val", loss_on="logit", distill=0.5, distill_temperature=4.0,
         score_init="activation", init_scale=0.2,
         modules_per_pass=0, warmup_head_epochs=2, warmup_head_lr=0.01, cycles=14, cycle_mask_epochs=1,
-        cycle_head_epochs=0, alpha=1.0, alpha_growth=1.35, accuracy_window=0.03, mask_lr=0.01,
+        cycle_head_epochs=0, alpha=2.0, alpha_growth=1.35, accuracy_window=0.03, mask_lr=0.01,
         mask_lr_schedule="cosine", mask_lr_final=0.2, head_lr=0.01, selection="tolerance",
         refit_head_epochs=10, refit_max_candidates=5, early_stop_patience=3),
 }
