@@ -6,6 +6,7 @@ from engine_helpers import trained_simcnn
 from splitter_engine.channels import analyse_channels
 from splitter_engine.extraction import best_threshold, binary_metrics, extract_modules, load_module
 from splitter_engine.methods import DecompositionResult, GradSplitterConfig, get_decomposer, make_config
+from splitter_engine.methods.gradsplitter import _Search
 from splitter_engine.methods.mask_scores import hard_masks, ste_masks
 from splitter_engine.methods.selection import refit_candidates, select_epoch
 from splitter_engine.runtime import EngineError, RunCancelled, RunContext
@@ -158,6 +159,24 @@ def test_same_seed_gives_the_same_masks_on_cpu():
     other = get_decomposer("gradsplitter").decompose(model, data, GradSplitterConfig.preset(
         "fast", cycles=1, warmup_head_epochs=1, refit_head_epochs=0, seed=6), RunContext())
     assert not all(torch.equal(first.heads[k], other.heads[k]) for k in first.heads)
+
+
+def test_modules_per_pass_changes_speed_not_scores_or_gradients():
+    model, _, data = trained_simcnn()
+    outputs = []
+    for per_pass in (10, 5, 2):
+        search = _Search(model, data, GradSplitterConfig.preset("fast", modules_per_pass=per_pass), RunContext())
+        assert [len(chunk) for chunk in search.module_chunks] == [per_pass] * (10 // per_pass)
+        with search.gate.attached():
+            scores = search._module_scores(search.x[:32], ste_masks(search.scores, search.slot_group,
+                                                                    search.n_groups))
+        scores.square().sum().backward()
+        outputs.append((scores.detach(), search.scores.grad))
+    for scores, gradient in outputs[1:]:
+        torch.testing.assert_close(scores, outputs[0][0], atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(gradient, outputs[0][1], atol=1e-6, rtol=1e-6)
+    automatic = _Search(model, data, GradSplitterConfig.preset("fast"), RunContext())
+    assert automatic.modules_per_pass in (10, 5, 2)
 
 
 def test_cancellation_stops_the_search():
