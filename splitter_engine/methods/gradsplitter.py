@@ -132,9 +132,8 @@ class _Search:
                 for per_pass in candidates:
                     started = time.perf_counter()
                     masks = ste_masks(self.scores, self.slot_group, self.n_groups)
-                    parts = [self.heads(self._logits(x, masks, chunk), chunk, self.sigmoid_loss)
-                             for chunk in torch.split(self.all_modules, per_pass)]
-                    torch.cat(parts).square().mean().backward()
+                    chunks = torch.split(self.all_modules, per_pass)
+                    self._module_scores(x, masks, self.sigmoid_loss, chunks).square().mean().backward()
                     seconds = time.perf_counter() - started
                     best[per_pass] = min(seconds, best.get(per_pass, math.inf))
         self.scores.grad = None
@@ -156,9 +155,10 @@ class _Search:
             out = self.model(x.repeat(m, *([1] * (x.dim() - 1))))
         return out.float().view(m, x.shape[0], -1)
 
-    def _module_scores(self, x: torch.Tensor, masks: torch.Tensor, sigmoid: bool = True) -> torch.Tensor:
-        """Scores of all modules (sigmoid, or the raw head outputs): B x N."""
-        parts = [self.heads(self._logits(x, masks, chunk), chunk, sigmoid) for chunk in self.module_chunks]
+    def _module_scores(self, x: torch.Tensor, masks: torch.Tensor, sigmoid: bool = True,
+                       chunks: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+        """Scores of all modules (sigmoid, or the raw head outputs): B x N, one pass per chunk."""
+        parts = [self.heads(self._logits(x, masks, chunk), chunk, sigmoid) for chunk in chunks or self.module_chunks]
         return torch.cat(parts, dim=0).t()
 
     @torch.no_grad()
