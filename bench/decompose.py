@@ -159,7 +159,7 @@ def run_one(name: str, width: float, train_epochs: int, preset: str, data, timin
         "seconds_per_search_epoch": mask_epoch, "seconds_per_train_epoch": round(train_epoch, 3),
         "search_to_train_epoch_ratio": round(batched / train_epoch, 3),
         "batched_seconds_per_epoch": round(batched, 3), "one_at_a_time_seconds_per_epoch": round(single, 3),
-        "batched_speedup": round(single / batched, 3), "modules_per_pass": m["modules_per_pass"],
+        "batched_speedup": round(single / batched, 3),
         "reference_style_seconds_per_epoch": round(reference, 3), "seconds_to_selected": m["seconds_to_selected"],
         "selected_epoch": m["selected_epoch"], "epochs_run": m["epochs_run"], "search_seconds": m["seconds"],
         "paper_seconds_to_first_drop_at_least": round(paper_first_drop, 1),

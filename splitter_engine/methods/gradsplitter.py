@@ -13,7 +13,6 @@ reference recomputes batch by batch, since the model runs in eval mode).
 from __future__ import annotations
 
 import copy
-import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -59,7 +58,6 @@ class _Snapshot:
 
 class _Search:
     def __init__(self, model: nn.Module, data: ImageDataset, config: GradSplitterConfig, ctx: RunContext):
-        self.created = time.perf_counter()  # set-up counts towards the time to the result
         self.config, self.ctx = config, ctx
         self.device = ctx.torch_device
         self.generator = seed_everything(config.seed)
@@ -76,6 +74,8 @@ class _Search:
         self.slot_kernels = self.graph.slot_kernels().to(self.device)
         self.n_groups = len(self.graph.groups)
         self.all_modules = torch.arange(self.n, device=self.device)
+        per_pass = config.modules_per_pass or self.n
+        self.module_chunks = [self.all_modules[i:i + per_pass] for i in range(0, self.n, per_pass)]
 
         x, y = data.tensors("train")
         self.holdout = config.holdout if len(data.splits.get("val", ())) else "split"
@@ -94,8 +94,6 @@ class _Search:
         self.scores = nn.Parameter(self._initial_scores())
         self._cached_logits: torch.Tensor | None = None
         self.base_logits = self._base_logits(self.x) if config.distill else None
-        self.modules_per_pass = config.modules_per_pass or self._fastest_modules_per_pass()
-        self.module_chunks = list(torch.split(self.all_modules, self.modules_per_pass))
 
     # -- set-up -------------------------------------------------------------------------------
     def _check_outputs(self) -> None:
@@ -117,29 +115,6 @@ class _Search:
         means = class_activation_means(self.gate, self.x, self.y, self.n, self.config.eval_batch_size, self.device)
         return activation_scores(means, self.graph, self.config.init_scale, self.config.init_keep).to(self.device)
 
-    def _fastest_modules_per_pass(self, rounds: int = 2) -> int:
-        """All N modules per pass on CUDA. On CPU a pass over N copies of a batch can outgrow the
-        cache, so the fastest of N, N/2 and N/5 modules per pass is timed on a few search steps.
-        Those chunkings gave bit-identical scores and gradients on CPU (one module per pass did not),
-        so the choice does not change the result."""
-        candidates = sorted({self.n} | {math.ceil(self.n / k) for k in (2, 5)} - {1}, reverse=True)
-        if self.device.type != "cpu" or len(candidates) == 1:
-            return self.n
-        x = self.x[:self.config.batch_size]
-        best: dict[int, float] = {}
-        with self.gate.attached():
-            for _ in range(rounds):
-                for per_pass in candidates:
-                    started = time.perf_counter()
-                    masks = ste_masks(self.scores, self.slot_group, self.n_groups)
-                    chunks = torch.split(self.all_modules, per_pass)
-                    self._module_scores(x, masks, self.sigmoid_loss, chunks).square().mean().backward()
-                    seconds = time.perf_counter() - started
-                    best[per_pass] = min(seconds, best.get(per_pass, math.inf))
-        self.scores.grad = None
-        self.heads.zero_grad(set_to_none=True)
-        return min(candidates, key=lambda per_pass: best[per_pass])
-
     # -- forward passes -------------------------------------------------------------------------
     def _autocast(self):
         if self.ctx.use_amp:
@@ -155,10 +130,9 @@ class _Search:
             out = self.model(x.repeat(m, *([1] * (x.dim() - 1))))
         return out.float().view(m, x.shape[0], -1)
 
-    def _module_scores(self, x: torch.Tensor, masks: torch.Tensor, sigmoid: bool = True,
-                       chunks: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
-        """Scores of all modules (sigmoid, or the raw head outputs): B x N, one pass per chunk."""
-        parts = [self.heads(self._logits(x, masks, chunk), chunk, sigmoid) for chunk in chunks or self.module_chunks]
+    def _module_scores(self, x: torch.Tensor, masks: torch.Tensor, sigmoid: bool = True) -> torch.Tensor:
+        """Scores of all modules (sigmoid, or the raw head outputs): B x N."""
+        parts = [self.heads(self._logits(x, masks, chunk), chunk, sigmoid) for chunk in self.module_chunks]
         return torch.cat(parts, dim=0).t()
 
     @torch.no_grad()
@@ -249,7 +223,7 @@ class _Search:
                                  {"params": list(self.heads.parameters()), "lr": phase.head_lr}])
 
     def run(self) -> DecompositionResult:
-        started = self.created
+        started = time.perf_counter()
         config, ctx = self.config, self.ctx
         base_val = self.base_accuracy(self.x_val, self.y_val)
         plan = config.phases()
@@ -372,7 +346,7 @@ class _Search:
             "mean_retention": round(float(per_class.mean()), 5),
             "retention_per_class": [round(float(r), 5) for r in per_class],
             "total_kernels": int(self.graph.total_kernels), "groups": len(self.graph.groups),
-            "epochs_run": len(history), "selected_epoch": chosen, "modules_per_pass": self.modules_per_pass,
+            "epochs_run": len(history), "selected_epoch": chosen,
             "seconds": round(total_seconds, 3), "selection_seconds": round(total_seconds - search_seconds, 3),
             "seconds_to_selected": round(setup_seconds + sum(h["seconds"] for h in history[:chosen + 1])
                                          + total_seconds - search_seconds, 3),

@@ -58,9 +58,7 @@ class GradSplitterConfig:
     distill_temperature: float = 4.0
     init_scale: float = 1.0  # activation init: distance of the initial scores from the threshold
     init_keep: float = 1.0  # activation init: fraction of each group's channels (most active first) kept at start
-    # Modules run together in one forward pass. 0 = automatic: all N on CUDA; on CPU the fastest of
-    # N, N/2 and N/5, timed at set-up (a big batch can outgrow the cache; the result is the same).
-    modules_per_pass: int = 1
+    modules_per_pass: int = 1  # modules run together in one forward pass; 0 = all N
     selection: str = "best_accuracy"
     tolerance: float = 0.01  # selection "tolerance": accuracy loss allowed against the base model
     # Heads lag the masks they were trained with. Before an epoch is judged, its heads are trained alone

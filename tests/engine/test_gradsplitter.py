@@ -175,8 +175,6 @@ def test_modules_per_pass_changes_speed_not_scores_or_gradients():
     for scores, gradient in outputs[1:]:
         torch.testing.assert_close(scores, outputs[0][0], atol=1e-6, rtol=1e-6)
         torch.testing.assert_close(gradient, outputs[0][1], atol=1e-6, rtol=1e-6)
-    automatic = _Search(model, data, GradSplitterConfig.preset("fast"), RunContext())
-    assert automatic.modules_per_pass in (10, 5, 2)
 
 
 def test_cancellation_stops_the_search():
