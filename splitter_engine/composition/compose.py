@@ -12,10 +12,9 @@ from splitter_engine.composition.fused import refit_output_layer, select_classes
 from splitter_engine.composition.inputs import plan_inputs
 from splitter_engine.composition.network import Branch, ComposedClassifier, ModuleScores, Renormalise
 from splitter_engine.composition.samples import labelled
-from splitter_engine.evaluation import run_batched
 from splitter_engine.composition.sources import BaseSource, ChosenModule
 from splitter_engine.data import ImageDataset
-from splitter_engine.evaluation import metrics_from_predictions
+from splitter_engine.evaluation import metrics_from_predictions, run_batched
 from splitter_engine.profile import model_size
 from splitter_engine.runtime import EngineError, RunContext
 from splitter_engine.specs import InputSpec
