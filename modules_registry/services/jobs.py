@@ -33,7 +33,7 @@ def start_job(*, kind: str, owner, params: dict, device: str = "cpu") -> Job:
 
 
 def _enqueue(job_id: int, queue_name: str) -> None:
-    from splitter_engine.tasks import run_job
+    from modules_registry.tasks import run_job
 
     result = run_job.using(queue_name=queue_name).enqueue(job_id)
     Job.objects.filter(pk=job_id, task_id="").update(task_id=str(result.id)[:64])

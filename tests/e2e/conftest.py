@@ -48,7 +48,7 @@ def warm_imports():
     from django.urls import get_resolver
 
     get_resolver().url_patterns
-    import splitter_engine.tasks  # noqa: F401
+    import modules_registry.tasks  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

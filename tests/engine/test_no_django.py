@@ -10,11 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def engine_core_modules() -> list[str]:
-    names = []
-    for info in pkgutil.walk_packages(splitter_engine.__path__, prefix="splitter_engine."):
-        if info.name != "splitter_engine.tasks":
-            names.append(info.name)
-    return names
+    return [info.name for info in pkgutil.walk_packages(splitter_engine.__path__, prefix="splitter_engine.")]
 
 
 def test_engine_core_imports_no_django():

@@ -7,7 +7,6 @@ row in one transaction, so a failed or cancelled job writes nothing.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import tempfile
 import time
@@ -18,14 +17,14 @@ from django_tasks import TaskContext, task
 
 from modules_registry import blobs, uploads
 from modules_registry.job_runtime import JobInputError, running
-from modules_registry.models import BaseModel, Dataset, Job
-from modules_registry.models import Module
+from modules_registry.loaders import base_source, chosen_module, load_dataset, load_model
+from modules_registry.models import BaseModel, Dataset, Job, Module
 from modules_registry.services import registration
 from modules_registry.services.datasets import add_builtin_dataset
 from splitter_engine import composition
 from splitter_engine.architectures import ArchSpec, build_model
 from splitter_engine.data import ImageDataset
-from splitter_engine.data.packed import pack, unpack
+from splitter_engine.data.packed import pack
 from splitter_engine.data.read import detect_format, read_dataset
 from splitter_engine.data.subset import restrict_to_classes
 from splitter_engine.evaluation import evaluate
@@ -36,16 +35,10 @@ from splitter_engine.profile import model_size
 from splitter_engine.runtime import RunContext
 from splitter_engine.specs import InputSpec
 from splitter_engine.training import TrainConfig, train_model, training_classes
-from splitter_engine.weights import (build_with_weights, read_safetensors, read_torch_state_dict,
-                                     state_dict_to_safetensors)
+from splitter_engine.weights import build_with_weights, read_safetensors, read_torch_state_dict, state_dict_to_safetensors
 
 # Uploaded archives up to this size are kept beside the decoded arrays, for download as uploaded.
 ARCHIVE_KEEP_BYTES = 512 * 1024 * 1024
-
-
-def load_dataset(row: Dataset) -> ImageDataset:
-    with blobs.open_blob(row.arrays) as handle:
-        return unpack(handle.read())
 
 
 @contextlib.contextmanager
@@ -117,15 +110,6 @@ def _import_model(job: Job, ctx: RunContext) -> dict:
     return {"model": row.pk}
 
 
-def load_model(row: BaseModel):
-    """The row's network with its weights, in eval mode."""
-    spec = ArchSpec(name=row.architecture, num_classes=row.num_classes, in_channels=row.input_spec["channels"],
-                    kwargs=row.arch_kwargs)
-    with blobs.open_blob(row.weights) as handle:
-        tensors = read_safetensors(handle.read()).tensors
-    return build_with_weights(spec, tensors)
-
-
 def _train(job: Job, ctx: RunContext) -> dict:
     params = job.params
     dataset_row = Dataset.objects.get(pk=params["dataset"])
@@ -184,19 +168,6 @@ def _decompose(job: Job, ctx: RunContext) -> dict:
             "composed_accuracy": row.composed_accuracy, "mean_kernel_retention": row.mean_kernel_retention}
 
 
-def _chosen_module(row: Module) -> composition.ChosenModule:
-    spec = json.loads(blobs.read_bytes(row.spec).decode("utf-8"))
-    with blobs.open_blob(row.weights) as handle:
-        tensors = read_safetensors(handle.read()).tensors
-    return composition.ChosenModule(spec=spec, state_dict=tensors, base_key=row.base_model.weights_id,
-                                    class_name=row.class_name, sha256=row.weights_id)
-
-
-def _base_source(row: BaseModel) -> composition.BaseSource:
-    return composition.BaseSource(key=row.weights_id, model=load_model(row), spec=InputSpec.from_dict(row.input_spec),
-                                  class_names=list(row.class_names))
-
-
 def _lineage(modules: list[Module], bases: list[BaseModel], dataset: Dataset) -> list[dict]:
     """What the ONNX file's metadata says it was made from (content hashes, then row ids)."""
     return [*({"role": "module", "id": m.pk, "class_name": m.class_name, "sha256": m.weights_id,
@@ -228,8 +199,8 @@ def _build(job: Job, ctx: RunContext) -> dict:
     dataset_row = Dataset.objects.get(pk=params["dataset"])
     data = load_dataset(dataset_row)
     ctx.report(0.02, "loading", f"{len(modules)} modules from {len(bases)} base model(s)")
-    composed = composition.compose([_chosen_module(m) for m in modules], composition.ComposeOptions(**params["options"]),
-                                   data, {b.weights_id: _base_source(b) for b in bases}, ctx)
+    composed = composition.compose([chosen_module(m) for m in modules], composition.ComposeOptions(**params["options"]),
+                                   data, {b.weights_id: base_source(b) for b in bases}, ctx)
     items = [(m.pk, position, m.class_name) for position, m in enumerate(modules)]
     return _finish_build(job, composed, data, modules, bases, dataset_row, items, ctx, started)
 
@@ -242,7 +213,7 @@ def _patch(job: Job, ctx: RunContext) -> dict:
     dataset_row = Dataset.objects.get(pk=params["dataset"])
     data = load_dataset(dataset_row)
     ctx.report(0.02, "loading", f"weak model {weak.name!r} and the module for {strong.class_name!r}")
-    composed = composition.patch(_base_source(weak), _chosen_module(strong), composition.PatchOptions(**params["options"]),
+    composed = composition.patch(base_source(weak), chosen_module(strong), composition.PatchOptions(**params["options"]),
                                  data, ctx)
     items = [(strong.pk, composed.class_names.index(strong.class_name), strong.class_name)]
     return _finish_build(job, composed, data, [strong], [weak, strong.base_model], dataset_row, items, ctx, started)
