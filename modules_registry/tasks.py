@@ -17,7 +17,7 @@ from django_tasks import TaskContext, task
 
 from modules_registry import blobs, uploads
 from modules_registry.job_runtime import JobInputError, running
-from modules_registry.loaders import base_source, chosen_module, load_dataset, load_model
+from modules_registry.loaders import base_source, chosen_module, dataset_for_model, load_dataset, load_model
 from modules_registry.models import BaseModel, Dataset, Job, Module
 from modules_registry.services import registration
 from modules_registry.services.datasets import add_builtin_dataset
@@ -138,8 +138,10 @@ def _evaluate(job: Job, ctx: RunContext) -> dict:
     model_row = BaseModel.objects.get(pk=params["model"])
     dataset_row = Dataset.objects.get(pk=params["dataset"])
     model = load_model(model_row).to(ctx.torch_device)
-    report = evaluate(model, load_dataset(dataset_row), params.get("split", "test"), ctx,
-                      class_names=model_row.class_names, spec=InputSpec.from_dict(model_row.input_spec))
+    data, note = dataset_for_model(dataset_row, model_row)
+    if note:
+        ctx.report(0.0, "data", note)
+    report = evaluate(model, data, params.get("split", "test"), ctx, class_names=model_row.class_names)
     row = registration.register_evaluation(owner=job.owner, job=job, model=model_row, dataset=dataset_row,
                                            split=params.get("split", "test"), report=report.to_dict())
     return {"evaluation": row.pk, "accuracy": report.accuracy}
@@ -149,7 +151,10 @@ def _decompose(job: Job, ctx: RunContext) -> dict:
     params = job.params
     model_row = BaseModel.objects.get(pk=params["model"])
     dataset_row = Dataset.objects.get(pk=params["dataset"])
-    data = restrict_to_classes(load_dataset(dataset_row), model_row.class_names)
+    data, note = dataset_for_model(dataset_row, model_row)
+    if note:
+        ctx.report(0.0, "data", note)
+    data = restrict_to_classes(data, model_row.class_names)
     model = load_model(model_row)
     arch = ArchSpec(name=model_row.architecture, num_classes=model_row.num_classes,
                     in_channels=model_row.input_spec["channels"], kwargs=model_row.arch_kwargs)
@@ -158,6 +163,7 @@ def _decompose(job: Job, ctx: RunContext) -> dict:
     result = decomposer.decompose(model, data, config, ctx.stage(0.0, 0.9))
     ctx.check_cancelled()
     modules = extract_modules(model, arch, result, data, ctx.stage(0.9, 1.0))
+    result.metrics.update({"input_spec": data.spec.to_dict(), **({"input_note": note} if note else {})})
     meta, tensors = result.to_state()
     row = registration.register_decomposition(
         owner=job.owner, job=job, model=model_row, dataset=dataset_row, params=params, result_meta=meta,

@@ -33,6 +33,18 @@ class InputSpec:
     def shape(self) -> tuple[int, int, int]:
         return (self.channels, self.height, self.width)
 
+    def describe(self) -> str:
+        mean = ", ".join(f"{m:.4g}" for m in self.mean)
+        std = ", ".join(f"{s:.4g}" for s in self.std)
+        return f"{self.channels}x{self.height}x{self.width} (mean [{mean}], std [{std}])"
+
+    def disagreement(self, dataset_spec: "InputSpec", dataset_name: str) -> str | None:
+        """What to tell the user when a data set normalises differently from this (a model's) spec."""
+        if dataset_spec.mean == self.mean and dataset_spec.std == self.std:
+            return None
+        return (f"data set {dataset_name!r} declares mean {list(dataset_spec.mean)}, std {list(dataset_spec.std)} but "
+                f"the model declares mean {list(self.mean)}, std {list(self.std)}; the model's normalisation is used")
+
     def to_dict(self) -> dict:
         return {"channels": self.channels, "height": self.height, "width": self.width,
                 "mean": list(self.mean), "std": list(self.std)}

@@ -169,7 +169,7 @@ def start_build(*, owner, modules, strategy: str = "ensemble", calibration: str 
     visibility = _visibility(visibility, [*chosen, data])
     key = cache_key({"kind": "compose", "options": options.to_dict(), "dataset": data.arrays_id,
                      "items": [[m.weights_id, m.spec_id, m.class_name] for m in chosen],
-                     "bases": [b.weights_id for b in bases]}, owner, visibility)
+                     "bases": [[b.weights_id, b.input_spec] for b in bases]}, owner, visibility)
     existing = _existing(owner, key)
     if existing is not None:
         return existing

@@ -5,12 +5,6 @@ from splitter_engine.runtime import EngineError
 from splitter_engine.specs import InputSpec
 
 
-def _describe(spec: InputSpec) -> str:
-    mean = ", ".join(f"{m:.4g}" for m in spec.mean)
-    std = ", ".join(f"{s:.4g}" for s in spec.std)
-    return f"{spec.channels}x{spec.height}x{spec.width} (mean [{mean}], std [{std}])"
-
-
 def plan_inputs(specs: list[InputSpec], names: list[str], adapt: bool = False) -> tuple[InputSpec, list[InputSpec]]:
     """The build's input spec (the first module's) and the distinct specs of the modules.
 
@@ -21,11 +15,11 @@ def plan_inputs(specs: list[InputSpec], names: list[str], adapt: bool = False) -
     distinct: list[InputSpec] = []
     for position, spec in enumerate(specs):
         if spec.shape != target.shape:
-            raise EngineError(f"incompatible inputs: class {names[position]!r} takes {_describe(spec)} images but class "
-                              f"{names[0]!r} takes {_describe(target)}; choose modules trained on the same image size and channels")
+            raise EngineError(f"incompatible inputs: class {names[position]!r} takes {spec.describe()} images but class "
+                              f"{names[0]!r} takes {target.describe()}; choose modules trained on the same image size and channels")
         if spec != target and not adapt:
-            raise EngineError(f"incompatible inputs: class {names[position]!r} was trained on {_describe(spec)}, "
-                              f"class {names[0]!r} on {_describe(target)}; set adapt_inputs to renormalise inside the build")
+            raise EngineError(f"incompatible inputs: class {names[position]!r} was trained on {spec.describe()}, "
+                              f"class {names[0]!r} on {target.describe()}; set adapt_inputs to renormalise inside the build")
         if spec not in distinct:
             distinct.append(spec)
     return target, distinct

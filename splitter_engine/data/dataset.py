@@ -1,11 +1,12 @@
 """The one in-memory form every reader produces and every engine step consumes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
+from splitter_engine.runtime import EngineError
 from splitter_engine.specs import InputSpec
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -47,6 +48,14 @@ class ImageDataset:
     def class_counts(self, split: str | None = None) -> list[int]:
         labels = self.labels if split is None else self.labels[self.splits[split]]
         return np.bincount(labels, minlength=self.num_classes).astype(int).tolist()
+
+    def normalised_as(self, spec: InputSpec) -> "ImageDataset":
+        """The same images, normalised the way a model declares (its own mean and std): the model's spec
+        decides how its inputs are normalised, never the data set's."""
+        if spec.shape != self.spec.shape:
+            raise EngineError(f"the model takes {spec.channels}x{spec.height}x{spec.width} inputs but data set "
+                              f"{self.name!r} has {self.spec.channels}x{self.spec.height}x{self.spec.width} images")
+        return self if spec == self.spec else replace(self, spec=spec)
 
     def normalise(self, images: np.ndarray) -> torch.Tensor:
         """uint8 N x C x H x W -> float32 tensor, scaled to [0,1] and normalised by the spec."""
