@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch_pruning as tp
+from torch.overrides import TorchFunctionMode
 
 from splitter_engine.runtime import EngineError
 
@@ -121,10 +122,67 @@ def _trainable_for_tracing(model: nn.Module):
             p.requires_grad_(flag)
 
 
+_RESHAPES = (torch.Tensor.view, torch.Tensor.reshape, torch.reshape, torch.Tensor.unflatten, torch.unflatten)
+
+
+class _ChannelSplitWatch(TorchFunctionMode):
+    """Remembers the first reshape that splits the channels of an N x C x H x W tensor into more dimensions
+    (a channel shuffle views them as groups x C/groups), and the layer whose forward did it."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.names = {m: n for n, m in model.named_modules()}
+        self.running: list[nn.Module] = [model]
+        self.found: str | None = None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        source = args[0] if args else None
+        if (self.found is None and func in _RESHAPES and isinstance(source, torch.Tensor) and source.dim() == 4
+                and isinstance(out, torch.Tensor) and out.dim() > 4 and out.shape[1] != source.shape[1]):
+            layer = self.running[-1]
+            self.found = (f"layer {self.names[layer] or 'the model itself'!r} ({type(layer).__name__}) splits the "
+                          f"{source.shape[1]} channels of its input into {out.shape[1]} x {out.shape[2]} (a channel "
+                          "shuffle or channel groups); channel groups cannot be followed through such a reshape")
+        return out
+
+    def _enter(self, module: nn.Module, inputs) -> None:
+        self.running.append(module)
+
+    def _leave(self, module: nn.Module, inputs, output) -> None:
+        self.running.pop()
+
+    @contextmanager
+    def watching(self):
+        hooks = []
+        for module in self.names:
+            hooks.append(module.register_forward_pre_hook(self._enter))
+            hooks.append(module.register_forward_hook(self._leave))
+        try:
+            with torch.no_grad(), self:
+                yield
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+
+def check_no_channel_split(model: nn.Module, example: torch.Tensor) -> None:
+    """Refuse, naming the layer, a model that reshapes its channel dimension (ShuffleNet's channel shuffle)."""
+    watch = _ChannelSplitWatch(model)
+    try:
+        with watch.watching():
+            model(example)
+    except Exception as exc:  # the model cannot run on this input
+        raise EngineError(f"the model cannot run on inputs of shape {tuple(example.shape[1:])}: {exc}") from exc
+    if watch.found:
+        raise EngineError(watch.found)
+
+
 def build_dependency_graph(model: nn.Module, input_shape: tuple[int, int, int]) -> tp.DependencyGraph:
     check_supported(model)
     model.eval()
     example = torch.randn(2, *input_shape, device=next(model.parameters()).device)
+    check_no_channel_split(model, example)
     with _trainable_for_tracing(model), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -175,6 +233,24 @@ def analyse_channels(model: nn.Module, input_shape: tuple[int, int, int],
     total = sum(m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d))
     grouped_kernels = sum(g.size * g.kernels_per_channel for g in groups)
     return ChannelGraph(groups=groups, total_kernels=total, fixed_kernels=total - grouped_kernels)
+
+
+@dataclass(frozen=True)
+class Decomposability:
+    """Whether a model's channels can be analysed into groups, so that it can be split into modules; if not,
+    why, naming the offending layer."""
+
+    decomposable: bool
+    reason: str = ""
+
+
+def decomposability(model: nn.Module, input_shape: tuple[int, int, int]) -> Decomposability:
+    """The channel analysis run as a check (structure only: the weights do not matter)."""
+    try:
+        analyse_channels(model, input_shape)
+    except EngineError as exc:
+        return Decomposability(False, str(exc))
+    return Decomposability(True)
 
 
 def slice_groups(model: nn.Module, graph: ChannelGraph, keep: list[list[int]], dg: tp.DependencyGraph) -> nn.Module:

@@ -12,16 +12,24 @@ import torch.nn as nn
 from splitter_engine.runtime import EngineError
 from splitter_engine.torchvision_compat import models
 
-# Verified end to end by the engine tests (groups, masked forward, slicing parity <= 1e-5, reload) on
-# 32x32 inputs. resnet34, vgg13_bn, vgg19_bn, vgg16, mobilenet_v3_large, mnasnet1_0, efficientnet_b1,
-# squeezenet1_0 and densenet121 also passed a one-off parity check but are left out to keep the test
-# suite short; mnasnet refuses plain state dicts (it needs torch metadata), shufflenet_v2 cannot be traced, convnext (LayerNorm) and resnext/regnet (grouped convs)
-# are refused by the channel analysis.
-TORCHVISION_CLASSIFIERS = (
+# Decomposition verified end to end by the engine tests (groups, masked forward, slicing parity <= 1e-5,
+# reload) on 32x32 inputs. resnet34, vgg13_bn, vgg19_bn, vgg16, mobilenet_v3_large, mnasnet1_0, efficientnet_b1,
+# squeezenet1_0 and densenet121 also passed a one-off parity check but are left out to keep the test suite
+# short. Every other torchvision classifier is registered too: the hub stores, trains and evaluates it, and
+# decides per model whether its channels can be analysed (ShuffleNet's channel shuffle, ResNeXt/RegNet's
+# grouped convolutions and ConvNeXt's LayerNorm cannot; the reason names the layer).
+TESTED_CLASSIFIERS = (
     "resnet18", "resnet50", "vgg11", "vgg11_bn", "vgg16_bn", "mobilenet_v2", "mobilenet_v3_small",
     "efficientnet_b0", "squeezenet1_1", "googlenet",
 )
-_EXTRA_DEFAULTS = {"googlenet": {"aux_logits": False, "init_weights": True}}
+_NO_AUX = {"aux_logits": False, "init_weights": True}
+_EXTRA_DEFAULTS = {"googlenet": _NO_AUX, "inception_v3": _NO_AUX, "maxvit_t": {"input_size": [224, 224]},
+                   **{f"vit_{size}": {"image_size": 224} for size in ("b_16", "b_32", "l_16", "l_32", "h_14")}}
+
+
+def torchvision_classifiers() -> list[str]:
+    """Every classifier ``torchvision.models`` builds by name (not detection, segmentation or video)."""
+    return sorted(models.list_models(module=models))
 
 
 def _replace_stem(model: nn.Module, in_channels: int) -> nn.Module:
@@ -47,8 +55,12 @@ def _narrow(model: nn.Module, width: float, in_channels: int) -> nn.Module:
     if width == 1:
         return model
     shape = (in_channels, 32, 32)
-    dg = build_dependency_graph(model, shape)
-    graph = analyse_channels(model, shape, dg)
+    try:
+        dg = build_dependency_graph(model, shape)
+        graph = analyse_channels(model, shape, dg)
+    except EngineError as exc:
+        raise EngineError(f"width {width} narrows every channel group, and this network's channels cannot be "
+                          f"grouped ({exc}); use width 1") from exc
     keep = [list(range(max(1, math.ceil(g.size * width)))) for g in graph.groups]
     return slice_groups(model, graph, keep, dg)
 
@@ -64,6 +76,7 @@ def _constructor(name: str):
 
 
 def register_torchvision(register) -> None:
-    for name in TORCHVISION_CLASSIFIERS:
+    for name in torchvision_classifiers():
         defaults = {"width": 1.0, **_EXTRA_DEFAULTS.get(name, {})}
-        register(name, _constructor(name), defaults, f"torchvision {name} (weights=None)", "torchvision")
+        register(name, _constructor(name), defaults, f"torchvision {name} (weights=None)", "torchvision",
+                 tested=name in TESTED_CLASSIFIERS)

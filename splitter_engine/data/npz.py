@@ -7,6 +7,7 @@ The archive passes the same zip checks as any upload, and every array is loaded 
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Optional
 
 import numpy as np
@@ -35,39 +36,93 @@ def _load_arrays(source, limits: ReadLimits, what: str) -> dict[str, np.ndarray]
                 arrays[key] = np.load(io.BytesIO(data), allow_pickle=False)
             except ValueError as exc:
                 if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                    raise DatasetReadError(
-                        f"{what}: array {key!r} holds Python objects, which are never unpickled; save it as a "
-                        f"plain numeric (or, for class_names, string) array") from exc
+                    raise _object_array_error(what, key) from exc
                 raise DatasetReadError(f"{what}: array {key!r} is not a valid .npy array ({exc})") from exc
             except (OSError, EOFError) as exc:
                 raise DatasetReadError(f"{what}: array {key!r} is truncated or corrupt ({exc})") from exc
+    _check_required(arrays, members, what)
+    return arrays
+
+
+def _check_required(arrays: dict, members: dict, what: str) -> None:
     for key in ("x", "y"):
         if key not in arrays:
             raise DatasetReadError(
                 f"{what} has no array {key!r} (found {sorted(k[:-4] for k in members)}); save with "
                 f"np.savez(path, x=images, y=labels)")
-    return arrays
+
+
+def _object_array_error(what: str, key: str) -> DatasetReadError:
+    return DatasetReadError(f"{what}: array {key!r} holds Python objects, which are never unpickled; save it as a "
+                            f"plain numeric (or, for class_names, string) array")
+
+
+def _check_images(dtype: np.dtype, shape: tuple, key: str) -> None:
+    if dtype != np.uint8:
+        raise DatasetReadError(
+            f"array {key!r} has dtype {dtype}; images must be uint8 in 0..255 "
+            f"(e.g. (x * 255).round().astype(np.uint8) for floats in 0..1)")
+    if not (len(shape) == 3 or (len(shape) == 4 and (shape[-1] in (1, 3) or shape[1] in (1, 3)))):
+        raise DatasetReadError(
+            f"array {key!r} has shape {shape}; expected N x H x W, N x H x W x C or N x C x H x W with C = 1 or 3")
+
+
+def _check_labels(dtype: np.dtype, shape: tuple, key: str) -> None:
+    if dtype.kind not in "iu":
+        raise DatasetReadError(f"array {key!r} has dtype {dtype}; labels must be integers (class indices)")
+
+
+def _check_class_names(dtype: np.dtype, shape: tuple, key: str = "class_names") -> None:
+    if dtype.kind not in "US" or len(shape) != 1:
+        raise DatasetReadError(
+            f"array 'class_names' has dtype {dtype} and shape {shape}; give a 1-D array of strings")
+
+
+_HEADER_CHECKS = {"x": _check_images, "x_test": _check_images, "y": _check_labels, "y_test": _check_labels,
+                  "class_names": _check_class_names}
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _array_header(zf, info, key: str, what: str) -> tuple[np.dtype, tuple] | None:
+    """dtype and shape from a member's .npy header, without reading its data; None for header versions
+    only the full reader knows."""
+    with zf.open(info) as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            reader = _HEADER_READERS.get(version)
+            if reader is None:
+                return None
+            shape, _, dtype = reader(handle)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise DatasetReadError(f"{what}: array {key!r} is not a valid .npy array ({exc})") from exc
+    if dtype.hasobject:
+        raise _object_array_error(what, key)
+    return dtype, tuple(shape)
+
+
+def check_npz_arrays(source, limits: ReadLimits = ReadLimits()) -> None:
+    """What can be told from the arrays' headers alone (names, dtypes, shapes), cheap enough to check an
+    upload before its import job is queued; ``read_npz`` checks the same again, and the data."""
+    what = "the .npz upload"
+    with open_zip(source, what) as zf:
+        members = {info.filename: info for info in checked_zip_members(zf, limits, what)}
+        headers = {key: _array_header(zf, members[f"{key}.npy"], key, what) for key in KEYS if f"{key}.npy" in members}
+    _check_required(headers, members, what)
+    for key, header in headers.items():
+        if header is not None:
+            _HEADER_CHECKS[key](*header, key)
 
 
 def to_nchw(x: np.ndarray, key: str) -> np.ndarray:
     """N x H x W, N x H x W x C or N x C x H x W (C in {1, 3}) -> N x C x H x W."""
-    if x.dtype != np.uint8:
-        raise DatasetReadError(
-            f"array {key!r} has dtype {x.dtype}; images must be uint8 in 0..255 "
-            f"(e.g. (x * 255).round().astype(np.uint8) for floats in 0..1)")
+    _check_images(x.dtype, x.shape, key)
     if x.ndim == 3:
         return x[:, None]
-    if x.ndim == 4 and x.shape[-1] in (1, 3):
-        return x.transpose(0, 3, 1, 2)
-    if x.ndim == 4 and x.shape[1] in (1, 3):
-        return x
-    raise DatasetReadError(
-        f"array {key!r} has shape {x.shape}; expected N x H x W, N x H x W x C or N x C x H x W with C = 1 or 3")
+    return x.transpose(0, 3, 1, 2) if x.shape[-1] in (1, 3) else x
 
 
 def to_labels(y: np.ndarray, key: str, count: int) -> np.ndarray:
-    if y.dtype.kind not in "iu":
-        raise DatasetReadError(f"array {key!r} has dtype {y.dtype}; labels must be integers (class indices)")
+    _check_labels(y.dtype, y.shape, key)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1 or len(y) != count:
@@ -82,9 +137,7 @@ def _class_names(arrays: dict[str, np.ndarray], labels: np.ndarray) -> list[str]
     names = arrays.get("class_names")
     if names is None:
         return [str(i) for i in range(int(labels.max()) + 1)]
-    if names.dtype.kind not in "US" or names.ndim != 1:
-        raise DatasetReadError(
-            f"array 'class_names' has dtype {names.dtype} and shape {names.shape}; give a 1-D array of strings")
+    _check_class_names(names.dtype, names.shape)
     return [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in names.tolist()]
 
 

@@ -9,7 +9,7 @@ from splitter_engine.data.cifar import read_cifar
 from splitter_engine.data.dataset import ImageDataset
 from splitter_engine.data.image_zip import read_image_zip
 from splitter_engine.data.limits import DatasetReadError, ReadLimits
-from splitter_engine.data.npz import read_npz
+from splitter_engine.data.npz import check_npz_arrays, read_npz
 from splitter_engine.data.safe_archive import open_zip
 from splitter_engine.data.transform import parse_size
 from splitter_engine.runtime import RunContext
@@ -42,6 +42,23 @@ def detect_format(source) -> str:
     if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or is_tar:
         return "cifar"
     raise DatasetReadError(f"the upload is not a format the hub reads; upload {FORMAT_HELP}")
+
+
+# Per format, the checks that read only headers: cheap enough to run on an upload before its job is queued.
+_HEADER_CHECKS = {"npz": check_npz_arrays}
+
+
+def check_upload(source, fmt: str = "auto") -> str:
+    """The upload's format (as ``detect_format``), after every check its headers allow; the reader repeats
+    them and checks the rest. ``fmt``: ``auto`` or the format the uploader named."""
+    detected = detect_format(source)
+    kind = detected if fmt == "auto" else fmt
+    check = _HEADER_CHECKS.get(kind)
+    if check is not None:
+        check(source)
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return kind
 
 
 def _default_name(source) -> str:
