@@ -23,6 +23,7 @@ from modules_registry.services import registration
 from modules_registry.services.datasets import add_builtin_dataset
 from splitter_engine import composition
 from splitter_engine.architectures import ArchSpec, build_model
+from splitter_engine.channels import decomposability
 from splitter_engine.data import ImageDataset
 from splitter_engine.data.packed import pack
 from splitter_engine.data.read import detect_format, read_dataset
@@ -103,10 +104,14 @@ def _import_model(job: Job, ctx: RunContext) -> dict:
                     in_channels=params["input_spec"]["channels"], kwargs=params.get("arch_kwargs") or {})
     ctx.report(0.5, "checking", f"loading the weights strictly into {spec.name}")
     model = build_with_weights(spec, tensors)
-    size = model_size(model, InputSpec.from_dict(params["input_spec"]))
+    input_spec = InputSpec.from_dict(params["input_spec"])
+    size = model_size(model, input_spec)
+    ctx.report(0.7, "checking", "analysing the channel groups (can it be decomposed?)")
+    checked = decomposability(model, input_spec.shape)
     row = registration.register_model(
         owner=job.owner, job=job, params=params, weights=state_dict_to_safetensors(model.state_dict()),
-        media_type="application/safetensors", params_count=size.params, flops=size.flops)
+        media_type="application/safetensors", params_count=size.params, flops=size.flops,
+        channel_analysis_error=checked.reason)
     return {"model": row.pk}
 
 
@@ -124,10 +129,12 @@ def _train(job: Job, ctx: RunContext) -> dict:
     ctx.check_cancelled()
     report = evaluate(model, data, "test", ctx.stage(0.95, 1.0), class_names=result.class_names)
     size = model_size(model, data.spec)
+    checked = decomposability(model, data.spec.shape)
     row = registration.register_trained_model(
         owner=job.owner, job=job, params={**params, "class_names": result.class_names,
                                           "input_spec": data.spec.to_dict()},
         weights=state_dict_to_safetensors(result.state_dict), params_count=size.params, flops=size.flops,
+        channel_analysis_error=checked.reason,
         train_config=config.to_dict(), train_history=result.to_dict()["history"], dataset=dataset_row,
         evaluation=report.to_dict())
     return {"model": row.pk, "test_accuracy": report.accuracy, "seconds": round(result.seconds, 2)}

@@ -9,7 +9,7 @@ from modules_registry.models import Decomposition
 def architecture_choices(blank: str | None = None) -> list[tuple[str, str]]:
     from splitter_engine.architectures import list_architectures
 
-    choices = [(a["name"], f"{a['name']} ({a['family']})") for a in list_architectures()]
+    choices = [(a["name"], f"{a['name']} ({a['family']})") for a in list_architectures(everything=True)]
     return ([("", blank)] if blank else []) + choices
 
 

@@ -59,6 +59,12 @@ class BaseModel(Artifact):
     train_history = models.JSONField(null=True, blank=True)
     params = models.BigIntegerField(null=True, blank=True)
     flops = models.BigIntegerField(null=True, blank=True)
+    channel_analysis_error = models.TextField(
+        blank=True, help_text="why the channel analysis refused the network, naming the layer; empty when its "
+                              "channels group (checked when the weights were stored)")
+
+    ONNX_NOT_DECOMPOSABLE = ("an ONNX file, stored for download only; upload PyTorch weights (.safetensors) to "
+                             "evaluate or decompose it")
 
     class Meta(Artifact.Meta):
         constraints = [
@@ -72,8 +78,20 @@ class BaseModel(Artifact):
         return self.name
 
     @property
-    def decomposable(self) -> bool:
+    def runnable(self) -> bool:
+        """PyTorch weights: the hub can evaluate it and patch it."""
         return self.format == self.Format.SAFETENSORS
+
+    @property
+    def decomposable(self) -> bool:
+        """Runnable, and its channels group, so it can be split into per-class modules."""
+        return self.runnable and not self.channel_analysis_error
+
+    @property
+    def not_decomposable_reason(self) -> str:
+        if self.decomposable:
+            return ""
+        return self.channel_analysis_error if self.runnable else self.ONNX_NOT_DECOMPOSABLE
 
     @property
     def num_classes(self) -> int:

@@ -198,7 +198,7 @@ def start_patch(*, owner, model, module, mode: str = "replace", calibration: str
     if weak is None:
         raise ServiceError(f"model {model!r} does not exist or is not visible to you", code="not_found",
                            field="model", status=404)
-    if not weak.decomposable:
+    if not weak.runnable:
         raise ServiceError("this entry is an ONNX file, stored for download only; patching needs PyTorch weights",
                            code="not_patchable", field="model")
     strong = _visible_single_module(owner, module)

@@ -49,7 +49,7 @@ def import_builtin_dataset(*, owner, builtin: str, name: str | None = None, visi
 def upload_dataset(*, owner, archive, name: str, fmt: str = "auto", image_size=None, channels: int | None = None,
                    seed: int = 0, visibility: str = "public", description: str = "") -> Job:
     """Stage an uploaded archive; the import job reads it, and on any problem fails and keeps nothing."""
-    from splitter_engine.data.read import FORMATS, detect_format
+    from splitter_engine.data.read import FORMATS, check_upload
     from splitter_engine.runtime import EngineError
 
     name = clean_name(name, what="data set")
@@ -60,7 +60,7 @@ def upload_dataset(*, owner, archive, name: str, fmt: str = "auto", image_size=N
         raise ServiceError("channels must be 1 or 3", field="channels")
     try:
         path = getattr(archive, "temporary_file_path", lambda: None)()
-        detect_format(path or archive)
+        check_upload(path or archive, fmt)
     except EngineError as exc:
         raise ServiceError(str(exc), code="invalid_file", field="archive") from exc
     finally:

@@ -13,8 +13,8 @@ def start_decomposition(*, owner, model: BaseModel, method: str = "gradsplitter"
     from splitter_engine.methods import list_decomposers, make_config
 
     if not model.decomposable:
-        raise ServiceError("this entry is an ONNX file, stored for download only; upload PyTorch weights "
-                           "(.safetensors) to decompose it", code="not_decomposable", field="model")
+        raise ServiceError(f"model {model.name!r} cannot be decomposed: {model.not_decomposable_reason}",
+                           code="not_decomposable", field="model")
     methods = list_decomposers()
     if method not in methods:
         raise ServiceError(f"method must be one of {', '.join(methods)}", field="method")
@@ -29,6 +29,10 @@ def start_decomposition(*, owner, model: BaseModel, method: str = "gradsplitter"
     if not isinstance(overrides or {}, dict):
         raise ServiceError("overrides must be an object of config fields", field="overrides")
     seed = clean_seed(seed)
+    try:
+        make_config(method, preset)
+    except EngineError as exc:
+        raise ServiceError(str(exc), field="preset") from exc
     try:
         config = make_config(method, preset, {**(overrides or {}), "seed": seed})
     except (EngineError, TypeError, ValueError) as exc:

@@ -10,7 +10,7 @@ from modules_registry.models import BaseModel, Dataset, Job
 from modules_registry.services.jobs import ServiceError, start_job
 from modules_registry.services.validation import (check_name_free, clean_class_names, clean_input_spec, clean_name,
                                                   clean_seed, clean_visibility)
-from splitter_engine.architectures import list_architectures
+from splitter_engine.architectures import check_arch_kwargs, list_architectures
 from splitter_engine.onnx_upload import inspect_onnx
 from splitter_engine.runtime import EngineError
 from splitter_engine.safetensors_header import check_safetensors_header
@@ -19,15 +19,15 @@ WEIGHT_SUFFIXES = {".safetensors": "safetensors", ".pt": "pt", ".pth": "pt", ".o
 
 
 def clean_architecture(name: str, kwargs) -> tuple[str, dict]:
-    known = {entry["name"] for entry in list_architectures()}
+    """Any registered name (the paper's networks or a torchvision classifier) with kwargs it takes."""
+    known = {entry["name"] for entry in list_architectures(everything=True)}
     if name not in known:
-        raise ServiceError(f"unknown architecture {name!r}; choose one of: {', '.join(sorted(known))}",
-                           code="unknown_architecture", field="architecture")
-    if kwargs is None:
-        kwargs = {}
-    if not isinstance(kwargs, dict):
-        raise ServiceError("arch_kwargs must be an object, e.g. {\"width\": 0.25}", field="arch_kwargs")
-    return name, kwargs
+        raise ServiceError(f"unknown architecture {name!r}; give the architecture the weights were trained with: "
+                           f"one of {', '.join(sorted(known))}", code="unknown_architecture", field="architecture")
+    try:
+        return name, check_arch_kwargs(name, {} if kwargs is None else kwargs)
+    except EngineError as exc:
+        raise ServiceError(str(exc), code="invalid_arch_kwargs", field="arch_kwargs") from exc
 
 
 def _weights_format(filename: str) -> str:
@@ -113,8 +113,8 @@ def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arc
     config = dict(config or {})
     try:
         train_config = TrainConfig.from_dict(config)
-    except (EngineError, TypeError, ValueError) as exc:
-        raise ServiceError(f"training config: {exc}", field="config") from exc
+    except (TypeError, ValueError) as exc:  # the engine's messages start with "training config:"
+        raise ServiceError(str(exc), field="config") from exc
     if train_config.classes:
         unknown = [c for c in train_config.classes if c not in dataset.class_names]
         if unknown:
@@ -126,7 +126,7 @@ def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arc
 
 def start_evaluation(*, owner, model: BaseModel, dataset: Dataset | None = None, split: str = "test",
                      device: str = "auto") -> Job:
-    if not model.decomposable:
+    if not model.runnable:
         raise ServiceError("ONNX entries are stored for download only and cannot be evaluated here",
                            code="not_supported", field="model")
     dataset = dataset or model.dataset

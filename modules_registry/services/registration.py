@@ -25,8 +25,10 @@ def register_dataset(*, owner, job, name: str, description: str, source: str, vi
 @transaction.atomic
 def register_model(*, owner, job, params: dict, weights: bytes, media_type: str, params_count: int | None,
                    flops: int | None, train_config: dict | None = None, train_history: list | None = None,
-                   dataset_id: int | None = None) -> BaseModel:
-    """A base model from an import or a training job; ``params`` is the job's validated request."""
+                   dataset_id: int | None = None, channel_analysis_error: str = "") -> BaseModel:
+    """A base model from an import or a training job; ``params`` is the job's validated request.
+
+    ``channel_analysis_error``: why the engine's channel analysis refused the network (empty: decomposable)."""
     blob = blobs.store(weights, media_type=media_type)
     fmt = BaseModel.Format.ONNX if media_type == "application/onnx" else BaseModel.Format.SAFETENSORS
     return BaseModel.objects.create(
@@ -35,7 +37,7 @@ def register_model(*, owner, job, params: dict, weights: bytes, media_type: str,
         class_names=params["class_names"], input_spec=params["input_spec"], weights=blob,
         dataset_id=dataset_id if dataset_id is not None else params.get("dataset"),
         visibility=params.get("visibility", "public"), train_config=train_config, train_history=train_history,
-        params=params_count, flops=flops)
+        params=params_count, flops=flops, channel_analysis_error=channel_analysis_error)
 
 
 def _evaluation_row(*, owner, job, model: BaseModel, dataset: Dataset, split: str, report: dict) -> Evaluation:
@@ -45,10 +47,12 @@ def _evaluation_row(*, owner, job, model: BaseModel, dataset: Dataset, split: st
 
 @transaction.atomic
 def register_trained_model(*, owner, job, params: dict, weights: bytes, params_count: int, flops: int,
-                           train_config: dict, train_history: list, dataset: Dataset, evaluation: dict) -> BaseModel:
+                           train_config: dict, train_history: list, dataset: Dataset, evaluation: dict,
+                           channel_analysis_error: str = "") -> BaseModel:
     model = register_model(owner=owner, job=job, params=params, weights=weights,
                            media_type="application/safetensors", params_count=params_count, flops=flops,
-                           train_config=train_config, train_history=train_history, dataset_id=dataset.pk)
+                           train_config=train_config, train_history=train_history, dataset_id=dataset.pk,
+                           channel_analysis_error=channel_analysis_error)
     _evaluation_row(owner=owner, job=job, model=model, dataset=dataset, split="test", report=evaluation)
     return model
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -12,10 +13,12 @@ from modules_registry import selectors
 from modules_registry.models import Decomposition, Visibility
 from modules_registry.services.jobs import DEVICES
 from splitter_engine.data import BUILTIN_DATASETS
+from splitter_engine.training import TrainConfig
 
 NAME = {"max_length": 120}
 SEED = {"min_value": 0, "max_value": 2**31 - 1, "default": 0}
 DEVICE_HELP = f"one of {', '.join(DEVICES)}, or cuda:N"
+TRAIN_OPTIONS = ", ".join(f"{f.name} (default {f.default!r})" for f in fields(TrainConfig))
 
 
 class StrictCharField(serializers.CharField):
@@ -127,12 +130,14 @@ class ModelUploadIn(serializers.Serializer):
                                               "or .onnx (stored for download only)")
     name = serializers.CharField(**NAME)
     class_names = ClassNamesField(max_length=100_000, help_text='class names in output order: JSON list or "a,b,c"')
-    input_spec = JSONTextField(dict, max_length=10_000,
-                               help_text='JSON: {"channels": 1, "height": 16, "width": 16, "mean": [..], "std": [..]}')
-    architecture = serializers.CharField(required=False, allow_blank=True, default="", max_length=80,
-                                         help_text="the architecture registry name (not needed for .onnx)")
-    arch_kwargs = JSONTextField(dict, required=False, default="{}", max_length=10_000,
-                                help_text='JSON object, e.g. {"width": 0.125}')
+    input_spec = JSONTextField(dict, max_length=10_000, help_text=(
+        'JSON: {"channels": 1, "height": 16, "width": 16, "mean": [..], "std": [..]}; the model sees '
+        "(pixel / 255 - mean[c]) / std[c]"))
+    architecture = serializers.CharField(required=False, allow_blank=True, default="", max_length=80, help_text=(
+        "simcnn, rescnn, incecnn or any torchvision.models classifier name (not needed for .onnx); every one is "
+        "stored and evaluated, and the model's `decomposable` says whether it can be split into modules"))
+    arch_kwargs = JSONTextField(dict, required=False, default=dict, max_length=10_000,
+                                help_text='JSON object, e.g. {"width": 0.125}; default {}')
     dataset = VisibleRelatedField(selectors.datasets_visible_to, form=True, required=False, allow_null=True,
                                   help_text="id of the data set it was trained on")
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
@@ -144,8 +149,9 @@ class TrainIn(serializers.Serializer):
     name = StrictCharField(**NAME)
     architecture = StrictCharField(max_length=80)
     arch_kwargs = serializers.DictField(required=False, default=dict)
-    config = serializers.DictField(required=False, default=dict,
-                                   help_text="training options, e.g. {\"epochs\": 2, \"classes\": [\"0\", \"1\"]}")
+    config = serializers.DictField(required=False, default=dict, help_text=(
+        f"training options, each optional (docs/api.md says what they do): {TRAIN_OPTIONS}; "
+        'e.g. {"epochs": 2, "classes": ["0", "1"]}'))
     device = StrictCharField(default="auto", max_length=16, help_text=DEVICE_HELP)
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
     description = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)

@@ -9,6 +9,12 @@ from modules_registry.api.serializers.common import ArtifactOut, FileField, RefF
 from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Evaluation, Job, Module
 
 A = ArtifactOut.ARTIFACT_FIELDS
+INPUT_SPEC_HELP = ("what the network takes: channels, height, width, and per channel mean and std; pixels are "
+                   "divided by 255 first, so the input is (pixel / 255 - mean[c]) / std[c]")
+COMPOSED_ACCURACY_HELP = (
+    "accuracy on the test split of the argmax over all N modules' scores, each module run on its own: what an "
+    "`ensemble` build of every class (calibration none) scores. A `fused` build shares one trunk (the union of "
+    "the kept channels) and scores differently")
 
 
 # --- data sets -----------------------------------------------------------------------------------
@@ -16,6 +22,7 @@ A = ArtifactOut.ARTIFACT_FIELDS
 class DatasetOut(ArtifactOut):
     url = serializers.HyperlinkedIdentityField(view_name="api:dataset-detail")
     num_classes = serializers.IntegerField(read_only=True)
+    input_spec = serializers.JSONField(read_only=True, help_text=INPUT_SPEC_HELP)
     arrays = FileField("arrays", "dataset-arrays", help_text="images, labels and splits as a pickle-free .npz")
 
     class Meta:
@@ -29,14 +36,20 @@ class DatasetOut(ArtifactOut):
 class ModelOut(ArtifactOut):
     url = serializers.HyperlinkedIdentityField(view_name="api:model-detail")
     num_classes = serializers.IntegerField(read_only=True)
-    decomposable = serializers.BooleanField(read_only=True)
+    input_spec = serializers.JSONField(read_only=True, help_text=INPUT_SPEC_HELP)
+    decomposable = serializers.BooleanField(read_only=True, help_text=(
+        "whether it can be split into per-class modules: PyTorch weights whose channels the analysis groups"))
+    not_decomposable_reason = serializers.CharField(read_only=True, help_text=(
+        "why not, naming the offending layer (e.g. a grouped convolution, a channel shuffle, LayerNorm) or "
+        "saying it is an ONNX file; empty when decomposable"))
     dataset = RefField("dataset", "dataset-detail", help_text="the data set it was trained on")
     weights = FileField("weights", "model-weights")
 
     class Meta:
         model = BaseModel
         fields = (*A, "name", "description", "format", "architecture", "arch_kwargs", "class_names",
-                  "num_classes", "input_spec", "dataset", "params", "flops", "decomposable", "weights")
+                  "num_classes", "input_spec", "dataset", "params", "flops", "decomposable", "not_decomposable_reason",
+                  "weights")
 
 
 class EvaluationOut(serializers.ModelSerializer):
@@ -78,6 +91,7 @@ class DecompositionOut(ArtifactOut):
     url = serializers.HyperlinkedIdentityField(view_name="api:decomposition-detail")
     base_model = RefField("base_model", "model-detail")
     dataset = RefField("dataset", "dataset-detail")
+    composed_accuracy = serializers.FloatField(read_only=True, help_text=COMPOSED_ACCURACY_HELP)
     result = FileField("result", "decomposition-result", help_text="masks and heads (safetensors)")
 
     class Meta:
@@ -145,6 +159,7 @@ class BuildItemOut(serializers.Serializer):
 
 class BuildOut(ArtifactOut):
     url = serializers.HyperlinkedIdentityField(view_name="api:build-detail")
+    input_spec = serializers.JSONField(read_only=True, help_text=INPUT_SPEC_HELP)
     onnx = FileField("onnx", "build-onnx", help_text="the classifier as one ONNX file")
 
     class Meta:
