@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import capfirst
 
 from frontend.forms.common import DEVICE_CHOICES, HubForm
 from modules_registry.models import Visibility
+from modules_registry.services.builds import ADAPT_INPUTS_HELP
 
 STRATEGY_CHOICES = [("ensemble", "Ensemble — every module runs; exact module behaviour"),
                     ("fused", "Fused — modules of one model share one sliced trunk; cheaper")]
@@ -21,7 +23,8 @@ class BuildForm(HubForm):
     calibration = forms.ChoiceField(choices=CALIBRATION_CHOICES, initial="none",
                                     help_text="Needed when the classes come from different models.")
     refit = forms.BooleanField(required=False, label="Refit the output layer (fused only)")
-    adapt_inputs = forms.BooleanField(required=False, label="Adapt inputs when the models' input specs differ")
+    adapt_inputs = forms.BooleanField(required=False, label="Adapt inputs when the models' normalisations differ",
+                                      help_text=f"{capfirst(ADAPT_INPUTS_HELP)}.")
     dataset = forms.TypedChoiceField(label="Data set for calibration and testing", coerce=int, required=False,
                                      empty_value=None)
     name = forms.CharField(max_length=120, required=False, help_text="Defaults to the class names.")

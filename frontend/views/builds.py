@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.text import capfirst
 from django.views.decorators.http import require_POST
 
 from frontend import inference, presenters
@@ -29,6 +30,8 @@ def _build_form(request, data=None):
 
 
 def _started(request, answer):
+    if answer.note:
+        messages.info(request, f"{capfirst(answer.note)}.")
     if answer.cached:
         messages.success(request, "This exact build already exists; here it is (no rebuild needed).")
         return redirect("frontend:build_detail", pk=answer.build.pk)

@@ -1,13 +1,15 @@
 """Builds: compose chosen modules into a classifier, or patch a weak model, as an ONNX file.
 
 Builds are content-addressed: the request (module and base-model weights, data set, options) hashes
-to a cache key, and a request whose Build already exists gets that Build back at once, with no job.
+to a cache key, and a request whose Build already exists gets that Build back at once, with no job. The
+answer also carries the request's own lineage and, where the Build was made from other rows with the same
+content or under another name, a note that says so.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modules_registry.models import BaseModel, Build, Dataset, Job, Module, Visibility
 from modules_registry.selectors import datasets_visible_to, models_visible_to, modules_visible_to
@@ -23,12 +25,32 @@ BUILD_FORMAT = "build/v1"
 MAX_CLASSES = 100
 
 
+ADAPT_INPUTS_HELP = ("renormalise inside the build the inputs of modules whose models were trained with another "
+                     "mean/std (an exact affine map per channel); image size and channels must agree, they are "
+                     "never resized or converted")
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What a request names: the build's name ('' for the default), its modules in output order, its base models."""
+
+    name: str
+    modules: tuple[Module, ...]
+    base_models: tuple[BaseModel, ...]
+
+    def ids(self) -> tuple[list[int], set[int]]:
+        return [m.pk for m in self.modules], {b.pk for b in self.base_models}
+
+
 @dataclass
 class BuildRequest:
-    """The answer to a build request: the existing Build (cached) or the job that will make it."""
+    """The answer to a build request: the existing Build (cached) or the job that will make it, the request's own
+    lineage, and a note where the Build (or its job) was asked for with other modules or another name."""
 
     build: Build | None = None
     job: Job | None = None
+    requested: Lineage | None = None
+    note: str = field(default="")
 
     @property
     def cached(self) -> bool:
@@ -129,13 +151,42 @@ def cache_key(payload: dict, owner, visibility: str) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _existing(owner, key: str) -> BuildRequest | None:
+def _existing(owner, key: str, requested: Lineage) -> BuildRequest | None:
     build = Build.objects.filter(cache_key=key).first()
     if build is not None:
-        return BuildRequest(build=build)
+        modules = [item.module_id for item in build.items.all()]
+        bases = set(build.base_models.values_list("pk", flat=True))
+        return BuildRequest(build=build, requested=requested,
+                            note=_lineage_note(f"build #{build.pk}", build.name, modules, bases, requested))
     job = Job.objects.filter(kind__in=[Job.Kind.BUILD, Job.Kind.PATCH], owner=owner, params__cache_key=key,
                              status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).first()
-    return BuildRequest(job=job) if job is not None else None
+    if job is None:
+        return None
+    modules = job.params.get("modules") or [job.params["module"]]
+    bases = set(Module.objects.filter(pk__in=modules).values_list("base_model_id", flat=True))
+    weak = job.params.get("model")  # a patch's weak model
+    if weak is not None:
+        bases.add(weak)
+    return BuildRequest(job=job, requested=requested,
+                        note=_lineage_note(f"job #{job.pk}", job.params.get("name", ""), modules, bases, requested))
+
+
+def _ids(ids) -> str:
+    return ", ".join(f"#{pk}" for pk in ids)
+
+
+def _lineage_note(what: str, name: str, modules: list[int], bases: set[int], requested: Lineage) -> str:
+    """'' when ``what`` (the existing build or job) is exactly what was asked for; else what differs."""
+    notes = []
+    asked_modules, asked_bases = requested.ids()
+    if (modules, bases) != (asked_modules, asked_bases):
+        notes.append(f"{what} is this same classifier, made from modules {_ids(modules)} of base model(s) "
+                     f"{_ids(sorted(bases))}; the modules you chose ({_ids(asked_modules)} of "
+                     f"{_ids(sorted(asked_bases))}) hold identical weights, so you get {what} and the lineage it "
+                     "records")
+    if requested.name and requested.name != name:
+        notes.append(f"the name {requested.name!r} was not applied: {what} is named {name!r}")
+    return "; ".join(notes)
 
 
 def _compose_options(strategy, calibration, refit, adapt_inputs, calibration_per_class) -> ComposeOptions:
@@ -149,6 +200,10 @@ def _compose_options(strategy, calibration, refit, adapt_inputs, calibration_per
                               calibration_per_class=int(calibration_per_class))
     except (EngineError, TypeError, ValueError) as exc:
         raise ServiceError(str(exc), field="options") from exc
+
+
+def _clean_build_name(name) -> str:
+    return (name or "").strip()[:120]
 
 
 def _default_name(names: list[str], what: str) -> str:
@@ -170,14 +225,15 @@ def start_build(*, owner, modules, strategy: str = "ensemble", calibration: str 
     key = cache_key({"kind": "compose", "options": options.to_dict(), "dataset": data.arrays_id,
                      "items": [[m.weights_id, m.spec_id, m.class_name] for m in chosen],
                      "bases": [[b.weights_id, b.input_spec] for b in bases]}, owner, visibility)
-    existing = _existing(owner, key)
+    requested = Lineage(_clean_build_name(name), tuple(chosen), tuple(bases))
+    existing = _existing(owner, key, requested)
     if existing is not None:
         return existing
     job = start_job(kind=Job.Kind.BUILD, owner=owner, device=device, params={
         "kind": "compose", "modules": [m.pk for m in chosen], "class_names": names, "dataset": data.pk,
         "options": options.to_dict(), "cache_key": key, "visibility": visibility,
-        "name": (name or "").strip()[:120] or _default_name(names, options.strategy), "description": description or ""})
-    return BuildRequest(job=job)
+        "name": requested.name or _default_name(names, options.strategy), "description": description or ""})
+    return BuildRequest(job=job, requested=requested)
 
 
 def start_patch(*, owner, model, module, mode: str = "replace", calibration: str = "linear",
@@ -216,15 +272,16 @@ def start_patch(*, owner, model, module, mode: str = "replace", calibration: str
     key = cache_key({"kind": "patch", "options": options.to_dict(), "dataset": data.arrays_id,
                      "weak": weak.weights_id, "weak_classes": weak.class_names,
                      "module": [strong.weights_id, strong.spec_id, strong.class_name]}, owner, visibility)
-    existing = _existing(owner, key)
+    requested = Lineage(_clean_build_name(name), (strong,), (weak, strong.base_model))
+    existing = _existing(owner, key, requested)
     if existing is not None:
         return existing
     job = start_job(kind=Job.Kind.PATCH, owner=owner, device=device, params={
         "kind": "patch", "model": weak.pk, "module": strong.pk, "class_names": names, "dataset": data.pk,
         "options": options.to_dict(), "cache_key": key, "visibility": visibility,
-        "name": (name or "").strip()[:120] or f"{weak.name} with {strong.class_name!r} {mode}d"[:120],
+        "name": requested.name or f"{weak.name} with {strong.class_name!r} {mode}d"[:120],
         "description": description or ""})
-    return BuildRequest(job=job)
+    return BuildRequest(job=job, requested=requested)
 
 
 def _visible_single_module(user, module) -> Module:

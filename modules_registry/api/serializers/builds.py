@@ -3,16 +3,21 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from drf_spectacular.utils import extend_schema_field
+
 from modules_registry.api.serializers.commands import DEVICE_HELP, StrictCharField, StrictIntegerField
+from modules_registry.api.serializers.common import RefOut, ref
 from modules_registry.api.serializers.resources import BuildDetailOut, JobOut
 from modules_registry.models import Visibility
+from modules_registry.services.builds import ADAPT_INPUTS_HELP
 from splitter_engine.composition import CALIBRATIONS, MODES, STRATEGIES
 
 ID = {"min_value": 1, "max_value": 2**63 - 1}
 
 
 class _BuildOptionsIn(serializers.Serializer):
-    adapt_inputs = serializers.BooleanField(default=False, help_text="adapt inputs whose spec differs (else a 400)")
+    adapt_inputs = serializers.BooleanField(default=False, help_text=f"{ADAPT_INPUTS_HELP} (unset: differing "
+                                                                     "normalisations are a 400)")
     calibration_per_class = StrictIntegerField(default=50, min_value=1, max_value=10_000,
                                                help_text="labelled images per class to fit the calibration on")
     dataset = StrictIntegerField(required=False, allow_null=True, **ID,
@@ -44,7 +49,7 @@ class PatchIn(_BuildOptionsIn):
 
 class EstimateIn(serializers.Serializer):
     modules = serializers.ListField(child=StrictIntegerField(**ID), min_length=1, max_length=100)
-    adapt_inputs = serializers.BooleanField(default=False)
+    adapt_inputs = serializers.BooleanField(default=False, help_text=ADAPT_INPUTS_HELP)
 
 
 class SizeOut(serializers.Serializer):
@@ -61,9 +66,29 @@ class EstimateOut(serializers.Serializer):
     calibration_recommended = serializers.BooleanField()
 
 
+class RequestedOut(serializers.Serializer):
+    """The request's own lineage. A cached build (or a job already making it) may have been made from other rows
+    with identical content, under another name: its own ``items`` and ``base_models`` say which."""
+
+    name = serializers.CharField(help_text="the name asked for; empty when none was given")
+    modules = serializers.SerializerMethodField()
+    base_models = serializers.SerializerMethodField()
+
+    @extend_schema_field(RefOut(many=True))
+    def get_modules(self, lineage):
+        return [ref(m, "module-detail", self.context) for m in lineage.modules]
+
+    @extend_schema_field(RefOut(many=True))
+    def get_base_models(self, lineage):
+        return [ref(b, "model-detail", self.context) for b in lineage.base_models]
+
+
 class BuildRequestOut(serializers.Serializer):
     """200 with ``build`` when the same request was built before; 202 with ``job`` otherwise."""
 
     cached = serializers.BooleanField()
     build = BuildDetailOut(allow_null=True)
     job = JobOut(allow_null=True)
+    requested = RequestedOut()
+    note = serializers.CharField(help_text="where the build (or the job making it) was asked for with other modules "
+                                           "of identical weights or under another name, what differs; else empty")

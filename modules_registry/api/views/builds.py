@@ -3,21 +3,25 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from modules_registry.api import filters, queries, throttles
-from modules_registry.api.serializers.builds import BuildRequestOut, ComposeIn, EstimateIn, EstimateOut, PatchIn
+from modules_registry.api.serializers.builds import (BuildRequestOut, ComposeIn, EstimateIn, EstimateOut, PatchIn,
+                                                     RequestedOut)
 from modules_registry.api.serializers.resources import BuildDetailOut, BuildOut, JobOut
 from modules_registry.api.views.base import DOWNLOAD_ACTION, ArtifactViewSet, command_input, download, download_schema
 from modules_registry.services import builds as service
 
 
 def build_answer(answer, request) -> Response:
-    """The cached Build at once (200), or the job that will make it (202, Location: the job)."""
+    """The cached Build at once (200), or the job that will make it (202, Location: the job); either way with the
+    request's own lineage and a note where the answer was made from other rows or under another name."""
     context = {"request": request}
+    asked = {"requested": RequestedOut(answer.requested, context=context).data, "note": answer.note}
     if answer.cached:
         build = queries.build_detail(request.user).get(pk=answer.build.pk)
-        data = {"cached": True, "build": BuildDetailOut(build, context=context).data, "job": None}
+        data = {"cached": True, "build": BuildDetailOut(build, context=context).data, "job": None, **asked}
         return Response(data, status=200, headers={"Location": str(data["build"]["url"])})
     job = JobOut(answer.job, context=context).data
-    return Response({"cached": False, "build": None, "job": job}, status=202, headers={"Location": str(job["url"])})
+    return Response({"cached": False, "build": None, "job": job, **asked}, status=202,
+                    headers={"Location": str(job["url"])})
 
 
 class BuildViewSet(ArtifactViewSet):
