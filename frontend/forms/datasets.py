@@ -12,7 +12,8 @@ FORMAT_CHOICES = [("auto", "Detect from the file"), ("image-zip", "Image folders
 class DatasetUploadForm(HubForm):
     name = forms.CharField(max_length=120)
     archive = forms.FileField(help_text="An image-folder .zip (one folder per class), a CIFAR-10/100 binary "
-                                        ".tar.gz, or an .npz with arrays x (uint8) and y (int).")
+                                        ".tar.gz, or an .npz with arrays x (uint8) and y (int), optionally "
+                                        "class_names (strings, in label order) and x_test/y_test.")
     format = forms.ChoiceField(choices=FORMAT_CHOICES, initial="auto")
     image_size = forms.IntegerField(required=False, min_value=8, max_value=512,
                                     help_text="Resize images to this square size (optional).")
