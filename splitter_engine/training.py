@@ -237,6 +237,84 @@ def _check_model(model: nn.Module, data: ImageDataset, subset: TrainingSubset, d
                           f"({subset.class_names[:10]}); build it with num_classes={len(subset.class_names)}")
 
 
+@dataclass
+class _TrainTensors:
+    """The subset's images (uint8) and labels as model outputs (0..k-1); the val labels likewise."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    val_labels: np.ndarray
+    usable: int  # images used per epoch: BatchNorm cannot train on a batch of one, so a lone last one is dropped
+
+    @classmethod
+    def of(cls, data: ImageDataset, subset: TrainingSubset, batch_size: int) -> "_TrainTensors":
+        lut = np.full(data.num_classes, -1, dtype=np.int64)
+        lut[subset.class_indices] = np.arange(len(subset.class_indices))
+        images = torch.from_numpy(data.images[subset.train_indices])
+        labels = torch.from_numpy(lut[data.labels[subset.train_indices]])
+        val_labels = lut[data.labels[subset.val_indices]]
+        n = len(labels)
+        return cls(images, labels, val_labels, n - 1 if n % batch_size == 1 else n)
+
+
+class _ProgressThrottle:
+    """Says when a progress report within an epoch is due: at most one every ``_PROGRESS_SECONDS``."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def due(self) -> bool:
+        if time.perf_counter() - self.last > _PROGRESS_SECONDS:
+            self.last = time.perf_counter()
+            return True
+        return False
+
+
+def _train_epoch(model: nn.Module, data: ImageDataset, tensors: _TrainTensors, optimizer: torch.optim.Optimizer,
+                 scaler: torch.amp.GradScaler, config: TrainConfig, ctx: RunContext, generator: torch.Generator,
+                 epoch: int, throttle: _ProgressThrottle) -> tuple[float, float]:
+    """One pass over the shuffled training images; returns the mean loss and the training accuracy."""
+    device = ctx.torch_device
+    usable = tensors.usable
+    model.train()
+    order = torch.randperm(len(tensors.labels), generator=generator)[:usable]
+    loss_sum, correct, seen = 0.0, 0, 0
+    for start in range(0, usable, config.batch_size):
+        ctx.check_cancelled()
+        idx = order[start:start + config.batch_size]
+        x = normalise_batch(augment(tensors.images[idx], config, generator), data.spec, device)
+        y = tensors.labels[idx].to(device)
+        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=ctx.use_amp):
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        loss_sum += float(loss.detach()) * len(idx)
+        correct += int((logits.detach().argmax(1) == y).sum())
+        seen += len(idx)
+        if throttle.due():
+            ctx.report((epoch - 1 + seen / usable) / config.epochs, "train",
+                       f"epoch {epoch}/{config.epochs}: {seen:,}/{usable:,} images")
+    return loss_sum / seen, correct / seen
+
+
+def _val_accuracy(model: nn.Module, data: ImageDataset, subset: TrainingSubset, val_labels: np.ndarray,
+                  ctx: RunContext) -> Optional[float]:
+    """Accuracy on the subset's validation images; None when the data set has none."""
+    if not len(val_labels):
+        return None
+    logits = predict_logits(model, data.images[subset.val_indices], data.spec, ctx=ctx)
+    return float((logits.argmax(1).numpy() == val_labels).mean())
+
+
+def _report_epoch(ctx: RunContext, record: EpochRecord, epochs: int) -> None:
+    ctx.report(record.epoch / epochs, "train",
+               f"epoch {record.epoch}/{epochs}: loss {record.loss:.4f}, train acc {record.train_accuracy:.4f}"
+               + (f", val acc {record.val_accuracy:.4f}" if record.val_accuracy is not None else ""),
+               asdict(record))
+
+
 def train_model(model: nn.Module, data: ImageDataset, config: TrainConfig,
                 ctx: Optional[RunContext] = None) -> TrainResult:
     """Train ``model`` in place and return the chosen epoch's weights with the run's history."""
@@ -247,61 +325,29 @@ def train_model(model: nn.Module, data: ImageDataset, config: TrainConfig,
     subset = select_subset(data, config)
     model.to(device)
     _check_model(model, data, subset, device)
-    lut = np.full(data.num_classes, -1, dtype=np.int64)
-    lut[subset.class_indices] = np.arange(len(subset.class_indices))
-    images = torch.from_numpy(data.images[subset.train_indices])
-    labels = torch.from_numpy(lut[data.labels[subset.train_indices]])
-    val_labels = lut[data.labels[subset.val_indices]]
+    tensors = _TrainTensors.of(data, subset, config.batch_size)
     optimizer = _optimizer(model, config)
     scheduler = _scheduler(optimizer, config)
     scaler = torch.amp.GradScaler("cuda", enabled=ctx.use_amp)
-    n = len(labels)
-    # BatchNorm cannot train on a batch of one: drop a lone last sample rather than fail.
-    usable = n - 1 if n % config.batch_size == 1 else n
     history: list[EpochRecord] = []
     best_state, best_acc = None, -1.0
-    last_report = time.perf_counter()
-    ctx.report(0.0, "train", f"training on {n:,} images of {len(subset.class_names)} classes")
+    throttle = _ProgressThrottle()
+    ctx.report(0.0, "train", f"training on {len(tensors.labels):,} images of {len(subset.class_names)} classes")
     for epoch in range(1, config.epochs + 1):
         ctx.check_cancelled()
         epoch_start = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=generator)[:usable]
-        loss_sum, correct, seen = 0.0, 0, 0
         lr = optimizer.param_groups[0]["lr"]
-        for start in range(0, usable, config.batch_size):
-            ctx.check_cancelled()
-            idx = order[start:start + config.batch_size]
-            x = normalise_batch(augment(images[idx], config, generator), data.spec, device)
-            y = labels[idx].to(device)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=ctx.use_amp):
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += int((logits.detach().argmax(1) == y).sum())
-            seen += len(idx)
-            if time.perf_counter() - last_report > _PROGRESS_SECONDS:
-                last_report = time.perf_counter()
-                ctx.report((epoch - 1 + seen / usable) / config.epochs, "train",
-                           f"epoch {epoch}/{config.epochs}: {seen:,}/{usable:,} images")
+        loss, train_accuracy = _train_epoch(model, data, tensors, optimizer, scaler, config, ctx, generator, epoch,
+                                            throttle)
         if scheduler is not None:
             scheduler.step()
-        val_acc = None
-        if len(val_labels):
-            logits = predict_logits(model, data.images[subset.val_indices], data.spec, ctx=ctx)
-            val_acc = float((logits.argmax(1).numpy() == val_labels).mean())
-        record = EpochRecord(epoch, loss_sum / seen, correct / seen, val_acc, lr, time.perf_counter() - epoch_start)
+        val_acc = _val_accuracy(model, data, subset, tensors.val_labels, ctx)
+        record = EpochRecord(epoch, loss, train_accuracy, val_acc, lr, time.perf_counter() - epoch_start)
         history.append(record)
         score = val_acc if val_acc is not None else record.train_accuracy
         if config.select == "best" and score > best_acc:
             best_acc, best_state = score, (epoch, _cpu_copy(model))
-        ctx.report(epoch / config.epochs, "train",
-                   f"epoch {epoch}/{config.epochs}: loss {record.loss:.4f}, train acc {record.train_accuracy:.4f}"
-                   + (f", val acc {val_acc:.4f}" if val_acc is not None else ""), asdict(record))
+        _report_epoch(ctx, record, config.epochs)
     if config.select == "best" and best_state is not None:
         chosen_epoch, state = best_state
     else:
