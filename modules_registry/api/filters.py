@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.db.models import TextField
+from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django_filters import rest_framework as filters
 
@@ -61,15 +61,23 @@ class DatasetFilter(OwnedFilter):
         fields = ["owner", "visibility", "class_name", "source"]
 
 
+def _decomposable(queryset, name, value):
+    """Models that can (true) or cannot (false) be split into modules: ``BaseModel.decomposable`` as a query."""
+    decomposable = Q(format=BaseModel.Format.SAFETENSORS, channel_analysis_error="")
+    return queryset.filter(decomposable) if value == "true" else queryset.exclude(decomposable)
+
+
 class ModelFilter(OwnedFilter):
     class_name = filters.CharFilter(method=_has_class, max_length=120, help_text="has a class of this name")
     architecture = filters.CharFilter(max_length=80)
     format = filters.ChoiceFilter(choices=BaseModel.Format.choices)
     dataset = IdFilter(field_name="dataset_id", help_text="id of the data set it was trained on")
+    decomposable = filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method=_decomposable,
+                                        help_text="can be split into per-class modules")
 
     class Meta:
         model = BaseModel
-        fields = ["owner", "visibility", "class_name", "architecture", "format", "dataset"]
+        fields = ["owner", "visibility", "class_name", "architecture", "format", "dataset", "decomposable"]
 
 
 class DecompositionFilter(OwnedFilter):

@@ -63,3 +63,17 @@ def test_models_stored_before_keep_their_behaviour_and_onnx_says_why(user, alice
     refused = assert_error(alice_write.post(f"/api/models/{onnx.pk}/decompose/", {}, format="json"),
                            400, "not_decomposable")
     assert "ONNX file" in refused["message"]
+
+
+@pytest.mark.django_db
+def test_the_model_list_filters_on_decomposable(user, alice_write):
+    from factories import chain, make_model
+
+    c = chain(user, tag="list")
+    refused = make_model(user, c.dataset, "shuffle", job=None, architecture="shufflenet_v2_x0_5", arch_kwargs={},
+                         channel_analysis_error="layer 'stage2.0' (InvertedResidual) splits the 48 channels …")
+    onnx = make_model(user, c.dataset, "as-onnx", job=None, format="onnx", architecture="", arch_kwargs={})
+    ids = lambda query: {m["id"] for m in alice_write.get(f"/api/models/?{query}").json()["results"]}  # noqa: E731
+    assert ids("decomposable=true") == {c.model.pk}
+    assert ids("decomposable=false") == {refused.pk, onnx.pk}
+    assert alice_write.get("/api/models/?decomposable=maybe").status_code == 400
