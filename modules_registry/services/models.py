@@ -22,8 +22,10 @@ def clean_architecture(name: str, kwargs) -> tuple[str, dict]:
     """Any registered name (the paper's networks or a torchvision classifier) with kwargs it takes."""
     known = {entry["name"] for entry in list_architectures(everything=True)}
     if name not in known:
-        raise ServiceError(f"unknown architecture {name!r}; give the architecture the weights were trained with: "
-                           f"one of {', '.join(sorted(known))}", code="unknown_architecture", field="architecture")
+        problem = f"unknown architecture {name!r}" if name else "no architecture given"
+        raise ServiceError(f"{problem}; PyTorch weights are loaded into the architecture they were trained with, one "
+                           f"of {', '.join(sorted(known))} (an .onnx export needs none: it is stored for download "
+                           "only)", code="unknown_architecture", field="architecture")
     try:
         return name, check_arch_kwargs(name, {} if kwargs is None else kwargs)
     except EngineError as exc:

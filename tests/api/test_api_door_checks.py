@@ -47,6 +47,16 @@ def test_arch_kwargs_are_checked_before_the_job(alice_write, arch_kwargs, messag
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("architecture,problem", [("", "no architecture given"),
+                                                  ("my_net", "unknown architecture 'my_net'")])
+def test_weights_without_a_known_architecture_are_told_what_to_give(alice_write, architecture, problem):
+    body = assert_error(alice_write.post("/api/models/upload/", model_upload(architecture=architecture),
+                                         format="multipart"), 400, "unknown_architecture")
+    assert body["message"].startswith(f"{problem}; PyTorch weights are loaded into the architecture they were")
+    assert "shufflenet_v2_x0_5" in body["message"] and "an .onnx export needs none" in body["message"]
+
+
+@pytest.mark.django_db
 def test_training_arch_kwargs_and_config_are_checked_before_the_job_and_said_once(user, alice_write):
     from factories import chain
 
