@@ -18,6 +18,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from modules_registry.errors import HubError
 from modules_registry.models import Job
 from splitter_engine.runtime import EngineError, RunCancelled, RunContext, resolve_device
 
@@ -27,8 +28,9 @@ PROGRESS_WRITE_INTERVAL = 0.5
 CANCEL_POLL_INTERVAL = 1.0
 
 
-class JobInputError(Exception):
-    """A job's request cannot be carried out as asked; the message tells the user what to fix."""
+class JobInputError(HubError):
+    """A job's request cannot be carried out as asked (found by the worker); the message, which the job records,
+    tells the user what to fix."""
 
 
 def append_log(job_id: int, line: str) -> None:

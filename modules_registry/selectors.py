@@ -4,27 +4,71 @@ from __future__ import annotations
 from django.db.models import ExpressionWrapper, F, FloatField, Q
 from django.shortcuts import get_object_or_404
 
-from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Evaluation, Job, Module
+from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Evaluation, Job, Module, Visibility
+
+# --- The one visibility rule -------------------------------------------------------------------------
+# Lists, details, lineage links (the API's `ref`), commands and downloads all ask these three functions, so a
+# private entry is missing from lists, 404 on its detail and download, and null where another entry links it.
+
+
+def visibility_rule(user) -> Q | None:
+    """Which artefacts ``user`` may see: public ones and their own; a superuser sees all (None: no filter)."""
+    if user is not None and user.is_authenticated:
+        if user.is_superuser:
+            return None
+        return Q(visibility=Visibility.PUBLIC) | Q(owner_id=user.pk)
+    return Q(visibility=Visibility.PUBLIC)
+
+
+def visible(queryset, user):
+    """``queryset`` narrowed to the rows ``user`` may see (the rule as SQL)."""
+    rule = visibility_rule(user)
+    return queryset if rule is None else queryset.filter(rule)
+
+
+def is_visible(row, user) -> bool:
+    """Whether ``user`` may see ``row`` (the same rule, checked on a row already loaded); ``user=None`` asks
+    whether anyone may, i.e. whether the row is public."""
+    rule = visibility_rule(user)
+    return rule is None or _holds(rule, row)
+
+
+def _holds(rule: Q, row) -> bool:
+    """Evaluate a Q of exact lookups on a loaded row."""
+    results = []
+    for child in rule.children:
+        if isinstance(child, Q):
+            results.append(_holds(child, row))
+        else:
+            field, value = child
+            assert "__" not in field, f"only exact lookups on the row's own fields: {field}"
+            results.append(getattr(row, field) == value)
+    held = all(results) if rule.connector == Q.AND else any(results)
+    return not held if rule.negated else held
 
 
 def datasets_visible_to(user):
-    return Dataset.objects.visible_to(user)
+    return visible(Dataset.objects.all(), user)
 
 
 def models_visible_to(user):
-    return BaseModel.objects.visible_to(user).select_related("dataset", "weights")
+    return visible(BaseModel.objects.all(), user).select_related("dataset", "weights")
 
 
 def decompositions_visible_to(user):
-    return Decomposition.objects.visible_to(user).select_related("base_model")
+    return visible(Decomposition.objects.all(), user).select_related("base_model")
 
 
 def modules_visible_to(user):
-    return Module.objects.visible_to(user).select_related("base_model", "decomposition")
+    return visible(Module.objects.all(), user).select_related("base_model", "decomposition")
 
 
 def builds_visible_to(user):
-    return Build.objects.visible_to(user)
+    return visible(Build.objects.all(), user)
+
+
+def evaluations_visible_to(user):
+    return visible(Evaluation.objects.all(), user)
 
 
 def jobs_visible_to(user):
@@ -91,6 +135,37 @@ def modules_filtered(user, *, q: str = "", model: int | None = None, dataset: in
     return qs.order_by(MODULE_SORTS.get(sort, "-created_at"), "-id")
 
 
+def datasets_filtered(user, *, q: str = ""):
+    qs = datasets_visible_to(user).select_related("owner")
+    if q:
+        qs = qs.filter(name__icontains=q)
+    return qs
+
+
+def decompositions_filtered(user, *, method: str = ""):
+    qs = decompositions_visible_to(user).select_related("dataset", "owner")
+    if method:
+        qs = qs.filter(method=method)
+    return qs
+
+
+def jobs_filtered(user, *, status: str = ""):
+    qs = jobs_visible_to(user)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def models_with_modules(user):
+    """The models, visible to ``user``, that have at least one module (visible or not)."""
+    return models_visible_to(user).filter(modules__isnull=False).distinct()
+
+
+def patchable_models(user):
+    """The models ``user`` may patch: visible ones with PyTorch weights."""
+    return models_visible_to(user).filter(format="safetensors")
+
+
 def search(user, q: str, limit: int = 20) -> dict:
     """Models and modules matching a class name, data set, architecture or name."""
     q = (q or "").strip()
@@ -104,7 +179,7 @@ def search(user, q: str, limit: int = 20) -> dict:
 
 
 def evaluations_of(user, model: BaseModel):
-    return Evaluation.objects.visible_to(user).filter(model=model).select_related("dataset")
+    return evaluations_visible_to(user).filter(model=model).select_related("dataset")
 
 
 def modules_of_decomposition(user, decomposition: Decomposition):
@@ -169,3 +244,7 @@ def builds_filtered(user, *, kind: str = "", q: str = ""):
 
 def build_items(build: Build):
     return build.items.select_related("module__base_model", "module__decomposition").order_by("position")
+
+
+def build_base_models(build: Build):
+    return build.base_models.all()

@@ -12,13 +12,16 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler
 
+from modules_registry.errors import ErrorCode, HubError
+
 STAGING_PREFIX = "uploads"
 
 
-class UploadTooLarge(Exception):
+class UploadTooLarge(HubError):
     def __init__(self, limit: int):
         super().__init__(f"the upload is larger than the limit of {limit:,} bytes "
-                         f"(HUB_MAX_UPLOAD_BYTES); send a smaller file")
+                         f"(HUB_MAX_UPLOAD_BYTES); send a smaller file", code=ErrorCode.UPLOAD_TOO_LARGE,
+                         details={"limit_bytes": limit})
         self.limit = limit
 
 

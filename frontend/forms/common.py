@@ -23,7 +23,7 @@ def visibility_field() -> forms.ChoiceField:
 
 
 def apply_service_error(form: forms.Form, exc, field_map: dict[str, str] | None = None) -> None:
-    """Show a ServiceError beside the field that caused it (or above the form when it has no field)."""
+    """Show a HubError beside the field that caused it (or above the form when it has no field)."""
     field = (field_map or {}).get(exc.field, exc.field)
     form.add_error(field if field in form.fields else None, str(exc))
 

@@ -10,9 +10,9 @@ from frontend.forms import apply_service_error
 from frontend.forms.builds import BuildForm, PatchForm, TryItForm
 from frontend.pagination import paginate
 from modules_registry import selectors
+from modules_registry.errors import HubError
 from modules_registry.models import Build
 from modules_registry.services import builds as build_services
-from modules_registry.services.jobs import ServiceError
 
 
 def build_list(request):
@@ -49,7 +49,7 @@ def build_new(request):
                 calibration=data["calibration"], refit=data["refit"], adapt_inputs=data["adapt_inputs"],
                 dataset=data["dataset"], name=data["name"], visibility=data["visibility"] or None,
                 device=data["device"]))
-        except ServiceError as exc:
+        except HubError as exc:
             apply_service_error(form, exc, {"options": "strategy"})
     groups = presenters.builder_groups(selectors.modules_for_builder(request.user), form["modules"].value() or [])
     return render(request, "frontend/builds/new.html", {"form": form, "groups": groups},
@@ -67,7 +67,7 @@ def build_estimate(request):
         try:
             context["estimate"] = build_services.estimate(user=request.user, modules=ids,
                                                           adapt_inputs=request.POST.get("adapt_inputs") == "on")
-        except ServiceError as exc:
+        except HubError as exc:
             context["error"] = str(exc)
     return render(request, "frontend/builds/_estimate.html", context)
 
@@ -80,7 +80,7 @@ def build_detail(request, pk, *, try_form=None):
     build = _get_build(request, pk)
     metrics = build.metrics or {}
     context = {"build": build, "metrics": metrics, "items": selectors.build_items(build),
-               "base_models": build.base_models.all(), "job": selectors.job_of(request.user, build),
+               "base_models": selectors.build_base_models(build), "job": selectors.job_of(request.user, build),
                "class_rows": presenters.per_class_rows(metrics, build.class_names),
                "patch": presenters.patch_rows(metrics), "try_form": try_form or TryItForm()}
     return render(request, "frontend/builds/detail.html", context)
@@ -107,8 +107,8 @@ def build_try(request, pk):
 
 @login_required
 def patch_new(request):
-    models = selectors.models_visible_to(request.user).filter(format="safetensors")
-    form = PatchForm(request.POST or None, models=models, modules=selectors.modules_for_builder(request.user),
+    form = PatchForm(request.POST or None, models=selectors.patchable_models(request.user),
+                     modules=selectors.modules_for_builder(request.user),
                      datasets=selectors.datasets_visible_to(request.user),
                      initial={"model": request.GET.get("model"), "module": request.GET.get("module")})
     if request.method == "POST" and form.is_valid():
@@ -118,7 +118,7 @@ def patch_new(request):
                 owner=request.user, model=data["model"], module=data["module"], mode=data["mode"],
                 calibration=data["calibration"], dataset=data["dataset"], name=data["name"],
                 visibility=data["visibility"] or None, device=data["device"]))
-        except ServiceError as exc:
+        except HubError as exc:
             apply_service_error(form, exc, {"options": "calibration"})
     return render(request, "frontend/builds/patch.html", {"form": form},
                   status=400 if request.method == "POST" else 200)

@@ -8,17 +8,15 @@ from frontend.forms import BuiltinDatasetForm, DatasetUploadForm, apply_service_
 from frontend.pagination import paginate
 from frontend.presenters import class_count_picture
 from modules_registry import selectors
+from modules_registry.errors import HubError
 from modules_registry.services import datasets as dataset_services
-from modules_registry.services.jobs import ServiceError
 
 SAMPLES_VERSION = "v1"  # bump when the contact sheet's drawing changes
 
 
 def dataset_list(request):
-    datasets = selectors.datasets_visible_to(request.user).select_related("owner")
     q = request.GET.get("q", "").strip()
-    if q:
-        datasets = datasets.filter(name__icontains=q)
+    datasets = selectors.datasets_filtered(request.user, q=q)
     return render(request, "frontend/datasets/list.html", {"page": paginate(request, datasets), "q": q})
 
 
@@ -75,7 +73,7 @@ def _import_builtin(request, form):
     try:
         return dataset_services.import_builtin_dataset(owner=request.user, builtin=data["builtin"],
                                                        name=data["name"] or None, visibility=data["visibility"])
-    except ServiceError as exc:
+    except HubError as exc:
         apply_service_error(form, exc)
 
 
@@ -89,5 +87,5 @@ def _upload(request, form):
             owner=request.user, archive=data["archive"], name=data["name"], fmt=data["format"],
             image_size=(size, size) if size else None, channels=data.get("channels"), seed=data["seed"],
             visibility=data["visibility"], description=data["description"])
-    except ServiceError as exc:
+    except HubError as exc:
         apply_service_error(form, exc)

@@ -8,10 +8,9 @@ from modules_registry.models import Decomposition
 
 
 def decomposition_list(request):
-    decompositions = selectors.decompositions_visible_to(request.user).select_related("dataset", "owner")
     method = request.GET.get("method", "")
-    if method in Decomposition.Method.values:
-        decompositions = decompositions.filter(method=method)
+    decompositions = selectors.decompositions_filtered(
+        request.user, method=method if method in Decomposition.Method.values else "")
     return render(request, "frontend/decompositions/list.html",
                   {"page": paginate(request, decompositions), "method": method,
                    "methods": Decomposition.Method.choices})

@@ -6,16 +6,15 @@ from django.views.decorators.http import require_POST
 from frontend.pagination import paginate
 from frontend.presenters import job_result_links
 from modules_registry import selectors
+from modules_registry.errors import HubError
 from modules_registry.models import Job
-from modules_registry.services.jobs import ServiceError, request_cancel
+from modules_registry.services.jobs import request_cancel
 
 
 @login_required
 def job_list(request):
-    jobs = selectors.jobs_visible_to(request.user)
     status = request.GET.get("status", "")
-    if status in Job.Status.values:
-        jobs = jobs.filter(status=status)
+    jobs = selectors.jobs_filtered(request.user, status=status if status in Job.Status.values else "")
     return render(request, "frontend/jobs/list.html", {"page": paginate(request, jobs), "status": status,
                                                        "statuses": Job.Status.choices})
 
@@ -43,6 +42,6 @@ def job_cancel(request, pk):
     try:
         request_cancel(job=job, user=request.user)
         messages.info(request, f"Cancellation requested for job #{job.pk}; it stops at its next checkpoint.")
-    except ServiceError as exc:
+    except HubError as exc:
         messages.error(request, str(exc))
     return redirect("frontend:job_detail", pk=job.pk)

@@ -8,9 +8,9 @@ from frontend.forms import DecomposeForm, EvaluateForm, ModelFilterForm, ModelUp
 from frontend.forms.models import architecture_choices
 from frontend.pagination import paginate
 from modules_registry import selectors
+from modules_registry.errors import HubError
 from modules_registry.services import decompositions as decomposition_services
 from modules_registry.services import models as model_services
-from modules_registry.services.jobs import ServiceError
 
 WEIGHT_EXTENSIONS = {"safetensors": ".safetensors", "onnx": ".onnx"}
 
@@ -62,7 +62,7 @@ def model_evaluate(request, pk):
                                                   dataset=form.datasets.get(form.cleaned_data["dataset"]),
                                                   split=form.cleaned_data["split"], device=form.cleaned_data["device"])
             return redirect("frontend:job_detail", pk=job.pk)
-        except ServiceError as exc:
+        except HubError as exc:
             apply_service_error(form, exc)
     return model_detail(request, pk, evaluate_form=form, status=400)
 
@@ -79,7 +79,7 @@ def model_decompose(request, pk):
                 owner=request.user, model=model, method=data["method"], preset=data["preset"],
                 overrides=data["overrides"], seed=data["seed"], device=data["device"])
             return redirect("frontend:job_detail", pk=job.pk)
-        except ServiceError as exc:
+        except HubError as exc:
             apply_service_error(form, exc)
     return model_detail(request, pk, decompose_form=form, status=400)
 
@@ -96,7 +96,7 @@ def model_new(request):
                 input_spec=data["input_spec"], architecture=data["architecture"], arch_kwargs=data["arch_kwargs"],
                 dataset=data["dataset_row"], visibility=data["visibility"], description=data["description"])
             return redirect("frontend:job_detail", pk=job.pk)
-        except ServiceError as exc:
+        except HubError as exc:
             apply_service_error(form, exc, {"input_spec": "channels"})
     status = 400 if request.method == "POST" else 200
     return render(request, "frontend/models/new.html", {"form": form}, status=status)
@@ -115,7 +115,7 @@ def model_train(request):
                 arch_kwargs=data["arch_kwargs"], config=data["train_config"], device=data["device"],
                 visibility=data["visibility"], description=data["description"])
             return redirect("frontend:job_detail", pk=job.pk)
-        except ServiceError as exc:
+        except HubError as exc:
             apply_service_error(form, exc)
     status = 400 if request.method == "POST" else 200
     return render(request, "frontend/models/train.html", {"form": form}, status=status)

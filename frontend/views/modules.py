@@ -9,8 +9,7 @@ from modules_registry import selectors
 
 
 def module_list(request):
-    form = ModuleFilterForm(request.GET, models=selectors.models_visible_to(request.user).filter(modules__isnull=False)
-                            .distinct())
+    form = ModuleFilterForm(request.GET, models=selectors.models_with_modules(request.user))
     modules = selectors.modules_filtered(request.user, **form.filters())
     return render(request, "frontend/modules/list.html", {"form": form, "page": paginate(request, modules, 24)})
 

@@ -12,7 +12,8 @@ from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from modules_registry import blobs
-from modules_registry.api.exceptions import error_body
+from modules_registry.api.exceptions import error_body, http_status
+from modules_registry.errors import ErrorCode
 from modules_registry.models import Blob
 
 RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
@@ -71,8 +72,8 @@ def blob_response(request, blob: Blob, filename: str, *, public: bool):
     if request.headers.get("Range") and (if_range is None or if_range.strip() == etag):
         wanted = parse_range(request.headers["Range"], blob.size)
     if wanted == "unsatisfiable":
-        response = JsonResponse(error_body("range_not_satisfiable", f"the file has {blob.size} bytes",
-                                           {"size": blob.size}), status=416)
+        response = JsonResponse(error_body(ErrorCode.RANGE_NOT_SATISFIABLE, f"the file has {blob.size} bytes",
+                                           {"size": blob.size}), status=http_status(ErrorCode.RANGE_NOT_SATISFIABLE))
         response["Content-Range"] = f"bytes */{blob.size}"
         return response
 

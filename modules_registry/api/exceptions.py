@@ -10,29 +10,69 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from modules_registry.blobs import BlobCorrupted
+from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import ImmutableRowError
-from modules_registry.services.jobs import ServiceError
-from modules_registry.uploads import UploadTooLarge
 
 log = logging.getLogger(__name__)
 
-# DRF's exception classes → our stable codes.
+# The one table: each code's HTTP status. Services raise codes (HubError); only this table chooses statuses.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.MALFORMED_REQUEST: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.UNKNOWN_ARCHITECTURE: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.INVALID_ARCH_KWARGS: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.UNSUPPORTED_FILE: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.INVALID_FILE: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.CLASS_MISMATCH: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.INPUT_MISMATCH: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.NOT_SUPPORTED: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.NO_CLASSES: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.DUPLICATE_CLASSES: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.NO_DATASET: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.NOT_AUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.AUTHENTICATION_FAILED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.PERMISSION_DENIED: status.HTTP_403_FORBIDDEN,
+    ErrorCode.INSUFFICIENT_SCOPE: status.HTTP_403_FORBIDDEN,
+    ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorCode.METHOD_NOT_ALLOWED: status.HTTP_405_METHOD_NOT_ALLOWED,
+    ErrorCode.NOT_ACCEPTABLE: status.HTTP_406_NOT_ACCEPTABLE,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.DUPLICATE_NAME: status.HTTP_409_CONFLICT,
+    ErrorCode.JOB_ENDED: status.HTTP_409_CONFLICT,
+    ErrorCode.IMMUTABLE: status.HTTP_409_CONFLICT,
+    ErrorCode.UPLOAD_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    ErrorCode.RANGE_NOT_SATISFIABLE: status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
+    ErrorCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    ErrorCode.BLOB_CORRUPTED: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+# DRF's exception classes → our codes.
 CODES = {
-    exceptions.ValidationError: "invalid",
-    exceptions.ParseError: "malformed_request",
-    exceptions.AuthenticationFailed: "authentication_failed",
-    exceptions.NotAuthenticated: "not_authenticated",
-    exceptions.PermissionDenied: "permission_denied",
-    exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: ErrorCode.INVALID,
+    exceptions.ParseError: ErrorCode.MALFORMED_REQUEST,
+    exceptions.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
+    exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
+    exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    exceptions.NotFound: ErrorCode.NOT_FOUND,
+    exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
+    exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.Throttled: ErrorCode.THROTTLED,
 }
 
 
-def error_body(code: str, message: str, details: dict | None = None) -> dict:
-    return {"code": code, "message": message, "details": details or {}}
+def http_status(code: ErrorCode | str) -> int:
+    """The HTTP status of an error code."""
+    return HTTP_STATUS[ErrorCode(code)]
+
+
+def error_response(code: ErrorCode, message: str, details: dict | None = None) -> Response:
+    return Response(error_body(code, message, details), status=http_status(code))
+
+
+def error_body(code: ErrorCode | str, message: str, details: dict | None = None) -> dict:
+    return {"code": str(code), "message": message, "details": details or {}}
 
 
 def _from_api_exception(exc: exceptions.APIException) -> tuple[str, str, dict]:
@@ -40,10 +80,10 @@ def _from_api_exception(exc: exceptions.APIException) -> tuple[str, str, dict]:
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         first = next(iter(detail.items()), ("", ""))
         message = f"{first[0]}: {_first_text(first[1])}" if first[0] else "the request is not valid"
-        return "invalid", message, {"fields": detail}
+        return ErrorCode.INVALID, message, {"fields": detail}
     code = getattr(exc, "default_code", None) if type(exc) not in CODES else CODES[type(exc)]
     if code is None:
-        code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), "error")
+        code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), ErrorCode.ERROR)
     details = {}
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         details["retry_after_seconds"] = int(exc.wait)
@@ -60,18 +100,15 @@ def _first_text(detail) -> str:
 
 def exception_handler(exc, context):
     headers = {}
-    if isinstance(exc, ServiceError):
+    if isinstance(exc, HubError):
         details = {"field": exc.field} if exc.field else {}
-        return Response(error_body(exc.code, str(exc), details), status=exc.status)
-    if isinstance(exc, UploadTooLarge):
-        return Response(error_body("upload_too_large", str(exc), {"limit_bytes": exc.limit}),
-                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return error_response(exc.code, str(exc), {**details, **exc.details})
     if isinstance(exc, ImmutableRowError):
-        return Response(error_body("immutable", "; ".join(exc.messages)), status=status.HTTP_409_CONFLICT)
+        return error_response(ErrorCode.IMMUTABLE, "; ".join(exc.messages))
     if isinstance(exc, BlobCorrupted):
         log.error("refused to serve a corrupted blob: %s", exc)
-        return Response(error_body("blob_corrupted", "the stored file failed its sha256 check; an administrator "
-                                   "has been told"), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return error_response(ErrorCode.BLOB_CORRUPTED, "the stored file failed its sha256 check; an administrator "
+                              "has been told")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("not found, or not visible to you")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -85,4 +122,6 @@ def exception_handler(exc, context):
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
     code, message, details = _from_api_exception(exc)
-    return Response(error_body(code, message, details), status=exc.status_code, headers=headers)
+    # Our codes take their status from the table; a code of another library's exception keeps its own status.
+    answer = http_status(code) if code in ErrorCode.values else exc.status_code
+    return Response(error_body(code, message, details), status=answer, headers=headers)

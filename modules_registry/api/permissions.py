@@ -4,11 +4,12 @@ from __future__ import annotations
 from rest_framework import exceptions, permissions
 
 from accounts.models import APIToken
+from modules_registry.errors import ErrorCode
 
 
 class InsufficientScope(exceptions.PermissionDenied):
     default_detail = "this token has the read scope; create a write token to upload, train, decompose or build"
-    default_code = "insufficient_scope"
+    default_code = ErrorCode.INSUFFICIENT_SCOPE
 
 
 class ReadAnyWriteWithScope(permissions.BasePermission):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db.models import Prefetch
 
 from modules_registry import selectors
-from modules_registry.models import Evaluation, Module
+from modules_registry.models import Module
 
 
 def datasets(user):
@@ -17,7 +17,7 @@ def models(user):
 
 def model_detail(user):
     return models(user).prefetch_related(
-        Prefetch("evaluations", queryset=Evaluation.objects.visible_to(user).select_related("dataset"),
+        Prefetch("evaluations", queryset=selectors.evaluations_visible_to(user).select_related("dataset"),
                  to_attr="visible_evaluations"),
         Prefetch("decompositions", queryset=selectors.decompositions_visible_to(user).only(
             "id", "method", "owner_id", "visibility", "base_model_id"), to_attr="visible_decompositions"))
@@ -48,6 +48,11 @@ def build_detail(user):
     return builds(user).prefetch_related(
         Prefetch("items__module", queryset=Module.objects.select_related("owner")),
         "base_models", "base_models__owner")
+
+
+def build(user, pk: int):
+    """One build as its detail serializer needs it (e.g. the cached build a build request answers with)."""
+    return build_detail(user).get(pk=pk)
 
 
 def jobs(user):

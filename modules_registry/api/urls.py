@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from modules_registry.api import schema  # noqa: F401  (registers the token scheme with drf-spectacular)
+from modules_registry.api.exceptions import error_body, http_status
 from modules_registry.api.views.builds import BuildViewSet
 from modules_registry.api.views.datasets import DatasetViewSet
 from modules_registry.api.views.decompositions import DecompositionViewSet
 from modules_registry.api.views.jobs import JobViewSet
 from modules_registry.api.views.models import ModelViewSet
 from modules_registry.api.views.modules import ModuleViewSet
+from modules_registry.errors import ErrorCode
 
 app_name = "api"
 
@@ -28,8 +30,8 @@ router.register("jobs", JobViewSet, basename="job")
 @csrf_exempt
 def not_found(request, *args, **kwargs):
     """Anything else under /api/ answers 404 in the API's error shape (not Django's HTML page)."""
-    return JsonResponse({"code": "not_found", "message": "no such API endpoint or entry", "details": {}},
-                        status=404)
+    return JsonResponse(error_body(ErrorCode.NOT_FOUND, "no such API endpoint or entry"),
+                        status=http_status(ErrorCode.NOT_FOUND))
 
 
 urlpatterns = [

@@ -16,12 +16,7 @@ class ImmutableRowError(ValidationError):
 
 
 class ArtifactQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "ArtifactQuerySet":
-        if user is not None and user.is_authenticated:
-            if user.is_superuser:
-                return self
-            return self.filter(models.Q(visibility=Visibility.PUBLIC) | models.Q(owner=user))
-        return self.filter(visibility=Visibility.PUBLIC)
+    """Who may see a row is decided in one place, ``modules_registry.selectors.visibility_rule``."""
 
     def update(self, **kwargs):
         frozen = set(kwargs) - set(self.model.MUTABLE_FIELDS)

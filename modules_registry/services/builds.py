@@ -11,9 +11,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import BaseModel, Build, Dataset, Job, Module, Visibility
 from modules_registry.selectors import datasets_visible_to, models_visible_to, modules_visible_to
-from modules_registry.services.jobs import ServiceError, start_job
+from modules_registry.services.jobs import start_job
 from modules_registry.services.validation import clean_visibility
 from splitter_engine.composition import (CALIBRATIONS, MODES, STRATEGIES, ComposeOptions, PatchOptions, fused_size,
                                          patched_class_names, plan_inputs)
@@ -60,42 +61,42 @@ class BuildRequest:
 def _as_bool(value, field: str) -> bool:
     if isinstance(value, bool):
         return value
-    raise ServiceError(f"{field} must be true or false", field=field)
+    raise HubError(f"{field} must be true or false", field=field)
 
 
 def _visible_modules(user, modules) -> list[Module]:
     if not isinstance(modules, (list, tuple)) or not modules:
-        raise ServiceError("choose at least two classes: give the modules to compose, in output order",
-                           code="no_classes", field="modules")
+        raise HubError("choose at least two classes: give the modules to compose, in output order",
+                       code=ErrorCode.NO_CLASSES, field="modules")
     ids = []
     for item in modules:
         pk = item.pk if isinstance(item, Module) else item
         if isinstance(pk, bool) or not isinstance(pk, int):
-            raise ServiceError(f"modules must be module ids; got {item!r}", field="modules")
+            raise HubError(f"modules must be module ids; got {item!r}", field="modules")
         ids.append(pk)
     if len(ids) > MAX_CLASSES:
-        raise ServiceError(f"a build takes at most {MAX_CLASSES} classes", field="modules")
+        raise HubError(f"a build takes at most {MAX_CLASSES} classes", field="modules")
     repeated = sorted({pk for pk in ids if ids.count(pk) > 1})
     if repeated:
-        raise ServiceError(f"module(s) {', '.join(f'#{pk}' for pk in repeated)} chosen more than once; "
-                           "choose each module once", code="duplicate_classes", field="modules")
+        raise HubError(f"module(s) {', '.join(f'#{pk}' for pk in repeated)} chosen more than once; "
+                       "choose each module once", code=ErrorCode.DUPLICATE_CLASSES, field="modules")
     rows = {m.pk: m for m in modules_visible_to(user).select_related("base_model", "base_model__dataset")
             .filter(pk__in=ids)}
     missing = [pk for pk in ids if pk not in rows]
     if missing:
-        raise ServiceError(f"module(s) {', '.join(f'#{pk}' for pk in missing)} do not exist or are not visible "
-                           "to you", code="not_found", field="modules", status=404)
+        raise HubError(f"module(s) {', '.join(f'#{pk}' for pk in missing)} do not exist or are not visible "
+                       "to you", code=ErrorCode.NOT_FOUND, field="modules")
     chosen = [rows[pk] for pk in ids]
     names = [m.class_name for m in chosen]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:
         detail = "; ".join(f"{n!r} from modules {', '.join(f'#{m.pk}' for m in chosen if m.class_name == n)}"
                            for n in clashes)
-        raise ServiceError(f"each class can appear once in a classifier; repeated: {detail}. Keep one module per class",
-                           code="duplicate_classes", field="modules")
+        raise HubError(f"each class can appear once in a classifier; repeated: {detail}. Keep one module per class",
+                       code=ErrorCode.DUPLICATE_CLASSES, field="modules")
     if len(chosen) < 2:
-        raise ServiceError("a classifier needs at least two classes; choose one more module",
-                           code="no_classes", field="modules")
+        raise HubError("a classifier needs at least two classes; choose one more module",
+                       code=ErrorCode.NO_CLASSES, field="modules")
     return chosen
 
 
@@ -103,7 +104,7 @@ def _check_inputs(specs: list[dict], names: list[str], adapt: bool) -> InputSpec
     try:
         spec, _ = plan_inputs([InputSpec.from_dict(s) for s in specs], names, adapt)
     except (EngineError, ValueError) as exc:
-        raise ServiceError(str(exc), code="incompatible_inputs", field="modules") from exc
+        raise HubError(str(exc), code=ErrorCode.INPUT_MISMATCH, field="modules") from exc
     return spec
 
 
@@ -114,15 +115,15 @@ def _pick_dataset(user, dataset, class_names: list[str], spec: InputSpec, candid
         pk = dataset.pk if isinstance(dataset, Dataset) else dataset
         row = visible.filter(pk=pk).first() if isinstance(pk, int) and not isinstance(pk, bool) else None
         if row is None:
-            raise ServiceError(f"data set {dataset!r} does not exist or is not visible to you", code="not_found",
-                               field="dataset", status=404)
+            raise HubError(f"data set {dataset!r} does not exist or is not visible to you", code=ErrorCode.NOT_FOUND,
+                           field="dataset")
         missing = [c for c in class_names if c not in row.class_names]
         if missing:
-            raise ServiceError(f"data set {row.name!r} has no class(es) {missing}; choose a data set with every chosen "
-                               "class", code="class_mismatch", field="dataset")
+            raise HubError(f"data set {row.name!r} has no class(es) {missing}; choose a data set with every chosen "
+                           "class", code=ErrorCode.CLASS_MISMATCH, field="dataset")
         if InputSpec.from_dict(row.input_spec).shape != spec.shape:
-            raise ServiceError(f"data set {row.name!r} has {tuple(InputSpec.from_dict(row.input_spec).shape)} images, "
-                               f"the build takes {spec.shape}", code="incompatible_inputs", field="dataset")
+            raise HubError(f"data set {row.name!r} has {tuple(InputSpec.from_dict(row.input_spec).shape)} images, "
+                           f"the build takes {spec.shape}", code=ErrorCode.INPUT_MISMATCH, field="dataset")
         return row
     seen = set()
     for model in candidates:
@@ -133,9 +134,9 @@ def _pick_dataset(user, dataset, class_names: list[str], spec: InputSpec, candid
         if row is not None and all(c in row.class_names for c in class_names) \
                 and InputSpec.from_dict(row.input_spec).shape == spec.shape:
             return row
-    raise ServiceError(f"a build is measured and its ONNX checked on labelled images, and none of the base models' "
-                       f"data sets has every class {class_names}; choose a data set that does", code="no_dataset",
-                       field="dataset")
+    raise HubError(f"a build is measured and its ONNX checked on labelled images, and none of the base models' "
+                   f"data sets has every class {class_names}; choose a data set that does", code=ErrorCode.NO_DATASET,
+                   field="dataset")
 
 
 def _visibility(requested, rows) -> str:
@@ -191,15 +192,15 @@ def _lineage_note(what: str, name: str, modules: list[int], bases: set[int], req
 
 def _compose_options(strategy, calibration, refit, adapt_inputs, calibration_per_class) -> ComposeOptions:
     if strategy not in STRATEGIES:
-        raise ServiceError(f"strategy must be one of {', '.join(STRATEGIES)}", field="strategy")
+        raise HubError(f"strategy must be one of {', '.join(STRATEGIES)}", field="strategy")
     if calibration not in CALIBRATIONS:
-        raise ServiceError(f"calibration must be one of {', '.join(CALIBRATIONS)}", field="calibration")
+        raise HubError(f"calibration must be one of {', '.join(CALIBRATIONS)}", field="calibration")
     try:
         return ComposeOptions(strategy=strategy, calibration=calibration, refit=_as_bool(refit, "refit"),
                               adapt_inputs=_as_bool(adapt_inputs, "adapt_inputs"),
                               calibration_per_class=int(calibration_per_class))
     except (EngineError, TypeError, ValueError) as exc:
-        raise ServiceError(str(exc), field="options") from exc
+        raise HubError(str(exc), field="options") from exc
 
 
 def _clean_build_name(name) -> str:
@@ -241,30 +242,30 @@ def start_patch(*, owner, model, module, mode: str = "replace", calibration: str
                 description: str = "", visibility: str | None = None, device: str = "auto") -> BuildRequest:
     """Replace (or add) class c of the weak ``model`` with the strong ``module`` for c."""
     if mode not in MODES:
-        raise ServiceError(f"mode must be one of {', '.join(MODES)}", field="mode")
+        raise HubError(f"mode must be one of {', '.join(MODES)}", field="mode")
     if calibration not in CALIBRATIONS:
-        raise ServiceError(f"calibration must be one of {', '.join(CALIBRATIONS)}", field="calibration")
+        raise HubError(f"calibration must be one of {', '.join(CALIBRATIONS)}", field="calibration")
     try:
         options = PatchOptions(mode=mode, calibration=calibration, adapt_inputs=_as_bool(adapt_inputs, "adapt_inputs"),
                                calibration_per_class=int(calibration_per_class))
     except (EngineError, TypeError, ValueError) as exc:
-        raise ServiceError(str(exc), field="options") from exc
+        raise HubError(str(exc), field="options") from exc
     model_pk = model.pk if isinstance(model, BaseModel) else model
     weak = models_visible_to(owner).filter(pk=model_pk).first() if isinstance(model_pk, int) else None
     if weak is None:
-        raise ServiceError(f"model {model!r} does not exist or is not visible to you", code="not_found",
-                           field="model", status=404)
+        raise HubError(f"model {model!r} does not exist or is not visible to you", code=ErrorCode.NOT_FOUND,
+                       field="model")
     if not weak.runnable:
-        raise ServiceError("this entry is an ONNX file, stored for download only; patching needs PyTorch weights",
-                           code="not_patchable", field="model")
+        raise HubError("this entry is an ONNX file, stored for download only; patching needs PyTorch weights",
+                       code=ErrorCode.NOT_SUPPORTED, field="model")
     strong = _visible_single_module(owner, module)
     try:
         names = patched_class_names(weak.class_names, strong.class_name, mode)
     except EngineError as exc:
-        raise ServiceError(str(exc), code="class_mismatch", field="mode") from exc
+        raise HubError(str(exc), code=ErrorCode.CLASS_MISMATCH, field="mode") from exc
     if strong.base_model_id == weak.pk:
-        raise ServiceError("the module comes from the model being patched; choose a module of a stronger model",
-                           field="module")
+        raise HubError("the module comes from the model being patched; choose a module of a stronger model",
+                       field="module")
     spec = _check_inputs([weak.input_spec, strong.base_model.input_spec], ["weak model", strong.class_name],
                          options.adapt_inputs)
     data = _pick_dataset(owner, dataset, names, spec, [weak, strong.base_model])
@@ -289,8 +290,8 @@ def _visible_single_module(user, module) -> Module:
     row = (modules_visible_to(user).select_related("base_model").filter(pk=pk).first()
            if isinstance(pk, int) and not isinstance(pk, bool) else None)
     if row is None:
-        raise ServiceError(f"module {module!r} does not exist or is not visible to you", code="not_found",
-                           field="module", status=404)
+        raise HubError(f"module {module!r} does not exist or is not visible to you", code=ErrorCode.NOT_FOUND,
+                       field="module")
     return row
 
 

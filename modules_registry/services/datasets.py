@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from modules_registry import uploads
+from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import Dataset, Job
-from modules_registry.services.jobs import ServiceError, start_job
+from modules_registry.services.jobs import start_job
 from modules_registry.services import registration
 from modules_registry.services.validation import clean_name, clean_seed, clean_visibility
 from splitter_engine.data import BUILTIN_DATASETS, load_builtin
@@ -12,14 +13,14 @@ from splitter_engine.data.packed import pack
 
 def _check_name_free(owner, name: str) -> None:
     if Dataset.objects.filter(owner=owner, name=name).exists():
-        raise ServiceError(f"you already have a data set named {name!r}; choose another name",
-                           code="duplicate_name", field="name", status=409)
+        raise HubError(f"you already have a data set named {name!r}; choose another name",
+                       code=ErrorCode.DUPLICATE_NAME, field="name")
 
 
 def _check_builtin(builtin: str) -> None:
     if builtin not in BUILTIN_DATASETS:
-        raise ServiceError(f"unknown built-in data set {builtin!r}; choose one of {sorted(BUILTIN_DATASETS)}",
-                           field="builtin")
+        raise HubError(f"unknown built-in data set {builtin!r}; choose one of {sorted(BUILTIN_DATASETS)}",
+                       field="builtin")
 
 
 def add_builtin_dataset(*, owner, builtin: str, name: str | None = None, visibility: str = "public",
@@ -55,14 +56,14 @@ def upload_dataset(*, owner, archive, name: str, fmt: str = "auto", image_size=N
     name = clean_name(name, what="data set")
     _check_name_free(owner, name)
     if fmt != "auto" and fmt not in FORMATS:
-        raise ServiceError(f"format must be auto or one of {', '.join(FORMATS)}", field="format")
+        raise HubError(f"format must be auto or one of {', '.join(FORMATS)}", field="format")
     if channels not in (None, 1, 3):
-        raise ServiceError("channels must be 1 or 3", field="channels")
+        raise HubError("channels must be 1 or 3", field="channels")
     try:
         path = getattr(archive, "temporary_file_path", lambda: None)()
         check_upload(path or archive, fmt)
     except EngineError as exc:
-        raise ServiceError(str(exc), code="invalid_file", field="archive") from exc
+        raise HubError(str(exc), code=ErrorCode.INVALID_FILE, field="archive") from exc
     finally:
         archive.seek(0)
     staged = uploads.stage(archive)

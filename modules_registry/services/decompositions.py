@@ -1,8 +1,9 @@
 """Decompositions: split a base model into per-class modules, as a job."""
 from __future__ import annotations
 
+from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import BaseModel, Dataset, Job, Visibility
-from modules_registry.services.jobs import ServiceError, start_job
+from modules_registry.services.jobs import start_job
 from modules_registry.services.validation import clean_seed
 from splitter_engine.runtime import EngineError
 
@@ -13,30 +14,30 @@ def start_decomposition(*, owner, model: BaseModel, method: str = "gradsplitter"
     from splitter_engine.methods import list_decomposers, make_config
 
     if not model.decomposable:
-        raise ServiceError(f"model {model.name!r} cannot be decomposed: {model.not_decomposable_reason}",
-                           code="not_decomposable", field="model")
+        raise HubError(f"model {model.name!r} cannot be decomposed: {model.not_decomposable_reason}",
+                       code=ErrorCode.NOT_SUPPORTED, field="model")
     methods = list_decomposers()
     if method not in methods:
-        raise ServiceError(f"method must be one of {', '.join(methods)}", field="method")
+        raise HubError(f"method must be one of {', '.join(methods)}", field="method")
     dataset = dataset or model.dataset
     if dataset is None:
-        raise ServiceError("decomposition needs labelled data: choose a data set with the model's classes",
-                           field="dataset")
+        raise HubError("decomposition needs labelled data: choose a data set with the model's classes",
+                       field="dataset")
     if dataset.class_names != model.class_names:
-        raise ServiceError(f"data set {dataset.name!r} has classes {dataset.class_names}, the model has "
-                           f"{model.class_names}; choose the data set the model was trained on",
-                           code="class_mismatch", field="dataset")
+        raise HubError(f"data set {dataset.name!r} has classes {dataset.class_names}, the model has "
+                       f"{model.class_names}; choose the data set the model was trained on",
+                       code=ErrorCode.CLASS_MISMATCH, field="dataset")
     if not isinstance(overrides or {}, dict):
-        raise ServiceError("overrides must be an object of config fields", field="overrides")
+        raise HubError("overrides must be an object of config fields", field="overrides")
     seed = clean_seed(seed)
     try:
         make_config(method, preset)
     except EngineError as exc:
-        raise ServiceError(str(exc), field="preset") from exc
+        raise HubError(str(exc), field="preset") from exc
     try:
         config = make_config(method, preset, {**(overrides or {}), "seed": seed})
     except (EngineError, TypeError, ValueError) as exc:
-        raise ServiceError(f"decomposition config: {exc}", field="overrides") from exc
+        raise HubError(f"decomposition config: {exc}", field="overrides") from exc
     visibility = Visibility.PRIVATE if model.visibility == Visibility.PRIVATE else Visibility.PUBLIC
     return start_job(kind=Job.Kind.DECOMPOSE, owner=owner, device=device, params={
         "model": model.pk, "dataset": dataset.pk, "method": method, "preset": preset,

@@ -4,19 +4,12 @@ import logging
 
 from django.db import transaction
 
+from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import Job
 
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
-
-
-class ServiceError(ValueError):
-    """A request the registry refuses; ``code`` is stable, the message says what to fix."""
-
-    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None, status: int = 400):
-        super().__init__(message)
-        self.code, self.field, self.status = code, field, status
 
 
 def queue_for(device: str) -> str:
@@ -26,7 +19,7 @@ def queue_for(device: str) -> str:
 def start_job(*, kind: str, owner, params: dict, device: str = "cpu") -> Job:
     """Create the Job row and enqueue its task once the row is committed."""
     if device not in DEVICES and not device.startswith("cuda:"):
-        raise ServiceError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}", field="device")
+        raise HubError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}", field="device")
     job = Job.objects.create(kind=kind, owner=owner, params=params, device=device, queue_name=queue_for(device))
     transaction.on_commit(lambda: _enqueue(job.pk, job.queue_name))
     return job
@@ -41,10 +34,9 @@ def _enqueue(job_id: int, queue_name: str) -> None:
 
 def request_cancel(*, job: Job, user) -> Job:
     if job.owner_id != user.pk and not user.is_superuser:
-        raise ServiceError("only the job's owner can cancel it", code="forbidden", status=403)
+        raise HubError("only the job's owner can cancel it", code=ErrorCode.PERMISSION_DENIED)
     if job.is_terminal:
-        raise ServiceError(f"job #{job.pk} already ended ({job.status}); nothing to cancel", code="job_ended",
-                           status=409)
+        raise HubError(f"job #{job.pk} already ended ({job.status}); nothing to cancel", code=ErrorCode.JOB_ENDED)
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
     job.refresh_from_db()
     return job

@@ -6,8 +6,9 @@ import tempfile
 from pathlib import PurePath
 
 from modules_registry import uploads
+from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import BaseModel, Dataset, Job
-from modules_registry.services.jobs import ServiceError, start_job
+from modules_registry.services.jobs import start_job
 from modules_registry.services.validation import (check_name_free, clean_class_names, clean_input_spec, clean_name,
                                                   clean_seed, clean_visibility)
 from splitter_engine.architectures import check_arch_kwargs, list_architectures
@@ -23,20 +24,20 @@ def clean_architecture(name: str, kwargs) -> tuple[str, dict]:
     known = {entry["name"] for entry in list_architectures(everything=True)}
     if name not in known:
         problem = f"unknown architecture {name!r}" if name else "no architecture given"
-        raise ServiceError(f"{problem}; PyTorch weights are loaded into the architecture they were trained with, one "
-                           f"of {', '.join(sorted(known))} (an .onnx export needs none: it is stored for download "
-                           "only)", code="unknown_architecture", field="architecture")
+        raise HubError(f"{problem}; PyTorch weights are loaded into the architecture they were trained with, one "
+                       f"of {', '.join(sorted(known))} (an .onnx export needs none: it is stored for download "
+                       "only)", code=ErrorCode.UNKNOWN_ARCHITECTURE, field="architecture")
     try:
         return name, check_arch_kwargs(name, {} if kwargs is None else kwargs)
     except EngineError as exc:
-        raise ServiceError(str(exc), code="invalid_arch_kwargs", field="arch_kwargs") from exc
+        raise HubError(str(exc), code=ErrorCode.INVALID_ARCH_KWARGS, field="arch_kwargs") from exc
 
 
 def _weights_format(filename: str) -> str:
     suffix = PurePath(filename or "").suffix.lower()
     if suffix not in WEIGHT_SUFFIXES:
-        raise ServiceError("upload weights as .safetensors (preferred), a PyTorch state_dict (.pt/.pth), "
-                           "or an .onnx file", code="unsupported_file", field="weights")
+        raise HubError("upload weights as .safetensors (preferred), a PyTorch state_dict (.pt/.pth), "
+                       "or an .onnx file", code=ErrorCode.UNSUPPORTED_FILE, field="weights")
     return WEIGHT_SUFFIXES[suffix]
 
 
@@ -49,7 +50,7 @@ def _check_weights_file(fmt: str, uploaded) -> None:
             elif fmt == "onnx":
                 inspect_onnx(path)
         except EngineError as exc:
-            raise ServiceError(str(exc), code="invalid_file", field="weights") from exc
+            raise HubError(str(exc), code=ErrorCode.INVALID_FILE, field="weights") from exc
     uploaded.seek(0)
 
 
@@ -90,8 +91,8 @@ def upload_model(*, owner, weights, name: str, class_names, input_spec, architec
 
 def _check_dataset_matches(dataset: Dataset, class_names: list[str], input_spec: dict) -> None:
     if len(class_names) != dataset.num_classes:
-        raise ServiceError(f"the model declares {len(class_names)} classes but data set {dataset.name!r} has "
-                           f"{dataset.num_classes}", code="class_count_mismatch", field="class_names")
+        raise HubError(f"the model declares {len(class_names)} classes but data set {dataset.name!r} has "
+                       f"{dataset.num_classes}", code=ErrorCode.CLASS_MISMATCH, field="class_names")
     _check_input_shape(dataset, input_spec)
 
 
@@ -99,9 +100,9 @@ def _check_input_shape(dataset: Dataset, input_spec: dict) -> None:
     spec = dataset.input_spec
     if (input_spec["channels"], input_spec["height"], input_spec["width"]) != (
             spec["channels"], spec["height"], spec["width"]):
-        raise ServiceError("the model's input shape differs from the data set's "
-                           f"({spec['channels']}x{spec['height']}x{spec['width']})", code="input_mismatch",
-                           field="input_spec")
+        raise HubError("the model's input shape differs from the data set's "
+                       f"({spec['channels']}x{spec['height']}x{spec['width']})", code=ErrorCode.INPUT_MISMATCH,
+                       field="input_spec")
 
 
 def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arch_kwargs=None,
@@ -116,11 +117,11 @@ def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arc
     try:
         train_config = TrainConfig.from_dict(config)
     except (TypeError, ValueError) as exc:  # the engine's messages start with "training config:"
-        raise ServiceError(str(exc), field="config") from exc
+        raise HubError(str(exc), field="config") from exc
     if train_config.classes:
         unknown = [c for c in train_config.classes if c not in dataset.class_names]
         if unknown:
-            raise ServiceError(f"classes {unknown} are not in data set {dataset.name!r}", field="config")
+            raise HubError(f"classes {unknown} are not in data set {dataset.name!r}", field="config")
     return start_job(kind=Job.Kind.TRAIN, owner=owner, device=device, params={
         "dataset": dataset.pk, "name": name, "description": description, "architecture": architecture,
         "arch_kwargs": arch_kwargs, "config": train_config.to_dict(), "visibility": clean_visibility(visibility)})
@@ -129,18 +130,18 @@ def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arc
 def start_evaluation(*, owner, model: BaseModel, dataset: Dataset | None = None, split: str = "test",
                      device: str = "auto") -> Job:
     if not model.runnable:
-        raise ServiceError("ONNX entries are stored for download only and cannot be evaluated here",
-                           code="not_supported", field="model")
+        raise HubError("ONNX entries are stored for download only and cannot be evaluated here",
+                       code=ErrorCode.NOT_SUPPORTED, field="model")
     dataset = dataset or model.dataset
     if dataset is None:
-        raise ServiceError("this model has no training data set on record; choose a data set to evaluate on",
-                           field="dataset")
+        raise HubError("this model has no training data set on record; choose a data set to evaluate on",
+                       field="dataset")
     if split not in ("train", "val", "test"):
-        raise ServiceError("split must be train, val or test", field="split")
+        raise HubError("split must be train, val or test", field="split")
     missing = [c for c in model.class_names if c not in dataset.class_names]
     if missing:
-        raise ServiceError(f"data set {dataset.name!r} has no images of classes {missing}; choose a data set "
-                           "with the model's classes", code="class_mismatch", field="dataset")
+        raise HubError(f"data set {dataset.name!r} has no images of classes {missing}; choose a data set "
+                       "with the model's classes", code=ErrorCode.CLASS_MISMATCH, field="dataset")
     _check_input_shape(dataset, model.input_spec)
     return start_job(kind=Job.Kind.EVALUATE, owner=owner, device=device,
                      params={"model": model.pk, "dataset": dataset.pk, "split": split})

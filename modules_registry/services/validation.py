@@ -1,8 +1,8 @@
-"""Checks shared by the services; each failure is a ServiceError that says what to fix."""
+"""Checks shared by the services; each failure is a HubError that says what to fix."""
 from __future__ import annotations
 
+from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import Visibility
-from modules_registry.services.jobs import ServiceError
 from splitter_engine.specs import InputSpec
 
 MAX_NAME = 120
@@ -11,34 +11,34 @@ MAX_NAME = 120
 def clean_name(name: str | None, *, what: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise ServiceError(f"give the {what} a name", field="name")
+        raise HubError(f"give the {what} a name", field="name")
     if len(name) > MAX_NAME:
-        raise ServiceError(f"the name is longer than {MAX_NAME} characters", field="name")
+        raise HubError(f"the name is longer than {MAX_NAME} characters", field="name")
     return name
 
 
 def check_name_free(model_class, owner, name: str, *, what: str) -> None:
     if model_class.objects.filter(owner=owner, name=name).exists():
-        raise ServiceError(f"you already have a {what} named {name!r}; choose another name",
-                           code="duplicate_name", field="name", status=409)
+        raise HubError(f"you already have a {what} named {name!r}; choose another name",
+                       code=ErrorCode.DUPLICATE_NAME, field="name")
 
 
 def clean_visibility(value: str | None) -> str:
     value = value or Visibility.PUBLIC
     if value not in Visibility.values:
-        raise ServiceError(f"visibility must be one of {', '.join(Visibility.values)}", field="visibility")
+        raise HubError(f"visibility must be one of {', '.join(Visibility.values)}", field="visibility")
     return value
 
 
 def clean_class_names(names, *, field: str = "class_names") -> list[str]:
     if not isinstance(names, (list, tuple)) or not names:
-        raise ServiceError("give the class names as a non-empty list, in output order", field=field)
+        raise HubError("give the class names as a non-empty list, in output order", field=field)
     cleaned = [str(n).strip() for n in names]
     if any(not n for n in cleaned):
-        raise ServiceError("class names must not be empty", field=field)
+        raise HubError("class names must not be empty", field=field)
     duplicates = sorted({n for n in cleaned if cleaned.count(n) > 1})
     if duplicates:
-        raise ServiceError(f"class names must be unique; repeated: {', '.join(duplicates)}", field=field)
+        raise HubError(f"class names must be unique; repeated: {', '.join(duplicates)}", field=field)
     return cleaned
 
 
@@ -46,19 +46,19 @@ def clean_input_spec(spec) -> dict:
     if isinstance(spec, InputSpec):
         return spec.to_dict()
     if not isinstance(spec, dict):
-        raise ServiceError("input_spec must be an object with channels, height, width (and mean, std)",
-                           field="input_spec")
+        raise HubError("input_spec must be an object with channels, height, width (and mean, std)",
+                       field="input_spec")
     try:
         return InputSpec.from_dict(spec).to_dict()
     except ValueError as exc:
-        raise ServiceError(f"input_spec: {exc}", field="input_spec") from exc
+        raise HubError(f"input_spec: {exc}", field="input_spec") from exc
 
 
 def clean_seed(seed) -> int:
     try:
         seed = int(seed)
     except (TypeError, ValueError):
-        raise ServiceError("seed must be an integer", field="seed") from None
+        raise HubError("seed must be an integer", field="seed") from None
     if not 0 <= seed < 2**31:
-        raise ServiceError("seed must be between 0 and 2^31-1", field="seed")
+        raise HubError("seed must be between 0 and 2^31-1", field="seed")
     return seed

@@ -37,7 +37,7 @@ def test_a_shufflenet_is_stored_evaluated_and_downloaded_but_not_decomposed(user
     assert "channel shuffle" in model["not_decomposable_reason"]
 
     refused = assert_error(alice_write.post(f"/api/models/{model['id']}/decompose/", {}, format="json"),
-                           400, "not_decomposable")
+                           400, "not_supported")  # was not_decomposable
     assert "stage2.0" in refused["message"] and refused["details"] == {"field": "model"}
     assert not Job.objects.filter(kind=Job.Kind.DECOMPOSE).exists()
 
@@ -61,7 +61,7 @@ def test_models_stored_before_keep_their_behaviour_and_onnx_says_why(user, alice
     body = alice_write.get(f"/api/models/{onnx.pk}/").json()
     assert body["decomposable"] is False and "ONNX file" in body["not_decomposable_reason"]
     refused = assert_error(alice_write.post(f"/api/models/{onnx.pk}/decompose/", {}, format="json"),
-                           400, "not_decomposable")
+                           400, "not_supported")  # was not_decomposable
     assert "ONNX file" in refused["message"]
 
 

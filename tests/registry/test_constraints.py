@@ -2,7 +2,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from modules_registry import blobs
+from modules_registry import blobs, selectors
 from modules_registry.models import BaseModel, Dataset, ImmutableRowError, Job
 
 
@@ -78,6 +78,6 @@ def test_private_entries_are_visible_to_their_owner_only(user, other_user, datas
     make_model(user, dataset, name="open")
     from django.contrib.auth.models import AnonymousUser
 
-    assert set(BaseModel.objects.visible_to(user).values_list("name", flat=True)) == {"secret", "open"}
-    assert set(BaseModel.objects.visible_to(other_user).values_list("name", flat=True)) == {"open"}
-    assert set(BaseModel.objects.visible_to(AnonymousUser()).values_list("name", flat=True)) == {"open"}
+    assert set(selectors.models_visible_to(user).values_list("name", flat=True)) == {"secret", "open"}
+    assert set(selectors.models_visible_to(other_user).values_list("name", flat=True)) == {"open"}
+    assert set(selectors.models_visible_to(AnonymousUser()).values_list("name", flat=True)) == {"open"}

@@ -9,9 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http.multipartparser import MultiPartParser
 from PIL import Image
 
+from modules_registry.errors import HubError
 from modules_registry.models import Blob, Dataset, Job
 from modules_registry.services.datasets import upload_dataset
-from modules_registry.services.jobs import ServiceError
 from modules_registry.uploads import SizeLimitedUploadHandler, UploadTooLarge
 
 
@@ -72,14 +72,14 @@ def test_bad_zip_fails_the_job_and_keeps_nothing(user, drain_jobs, isolated_medi
 def test_npz_with_object_arrays_is_refused_at_upload_and_keeps_nothing(user, isolated_media):
     buffer = io.BytesIO()
     np.savez(buffer, x=np.array([object(), object()], dtype=object), y=np.array([0, 1]))
-    with pytest.raises(ServiceError, match="holds Python objects, which are never unpickled"):
+    with pytest.raises(HubError, match="holds Python objects, which are never unpickled"):
         upload_dataset(owner=user, archive=SimpleUploadedFile("objects.npz", buffer.getvalue()), name="o")
     assert nothing_left(isolated_media) and not Job.objects.exists()
 
 
 @pytest.mark.django_db
 def test_a_file_that_is_no_archive_is_refused_at_upload(user):
-    with pytest.raises(ServiceError, match="not a format the hub reads"):
+    with pytest.raises(HubError, match="not a format the hub reads"):
         upload_dataset(owner=user, archive=SimpleUploadedFile("x.bin", b"just some bytes" * 100), name="x")
 
 

@@ -4,9 +4,10 @@ import time
 
 import pytest
 
+from modules_registry.errors import HubError
 from modules_registry.models import BaseModel, Dataset, Evaluation, Job
 from modules_registry.services.datasets import import_builtin_dataset
-from modules_registry.services.jobs import ServiceError, request_cancel
+from modules_registry.services.jobs import request_cancel
 from modules_registry.services.models import start_evaluation, start_training
 from worker_process import start_worker
 
@@ -78,16 +79,16 @@ def test_cancel_stops_a_running_job_between_steps(user, digits16, isolated_media
     job.refresh_from_db()
     assert job.status == "cancelled" and job.progress < 0.5
     assert BaseModel.objects.count() == 0
-    with pytest.raises(ServiceError, match="already ended"):
+    with pytest.raises(HubError, match="already ended"):
         request_cancel(job=job, user=user)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_cancel_is_for_the_owner_only(user, other_user, digits16):
     job = start_training(owner=user, dataset=digits16, name="mine", config={"epochs": 1}, **NARROW)
-    with pytest.raises(ServiceError) as refused:
+    with pytest.raises(HubError) as refused:
         request_cancel(job=job, user=other_user)
-    assert refused.value.status == 403
+    assert refused.value.code == "permission_denied"  # was forbidden; a 403 through the API
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,4 +1,4 @@
-"""Inputs of the commands. They check types and shapes; the services check meaning (ServiceError → 4xx)."""
+"""Inputs of the commands. They check types and shapes; the services check meaning (HubError → 4xx)."""
 from __future__ import annotations
 
 import json

@@ -5,13 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from modules_registry.models import Visibility
-
-
-def is_visible(row, user) -> bool:
-    if row.visibility == Visibility.PUBLIC:
-        return True
-    return bool(user and user.is_authenticated and (row.owner_id == user.pk or user.is_superuser))
+from modules_registry import selectors
 
 
 def _user(context):
@@ -34,7 +28,7 @@ class FileOut(serializers.Serializer):
 
 def ref(row, url_name: str, context) -> dict | None:
     """A link to a related entry, or null where the entry is private to someone else."""
-    if row is None or not is_visible(row, _user(context)):
+    if row is None or not selectors.is_visible(row, _user(context)):
         return None
     return {"id": row.pk, "name": str(getattr(row, "name", "") or row), "url": reverse(
         f"api:{url_name}", kwargs={"pk": row.pk}, request=context.get("request"))}

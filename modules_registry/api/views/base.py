@@ -9,8 +9,8 @@ from rest_framework import viewsets
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
+from modules_registry import selectors
 from modules_registry.api.downloads import blob_response
-from modules_registry.api.serializers.common import is_visible
 from modules_registry.api.serializers.resources import JobOut
 
 
@@ -61,7 +61,7 @@ def safe_filename(stem: str, suffix: str) -> str:
 
 
 def download(request, row, blob, stem: str, suffix: str):
-    return blob_response(request, blob, safe_filename(stem, suffix), public=is_visible(row, None))
+    return blob_response(request, blob, safe_filename(stem, suffix), public=selectors.is_visible(row, None))
 
 
 download_schema = extend_schema(

@@ -16,7 +16,7 @@ def build_answer(answer, request) -> Response:
     context = {"request": request}
     asked = {"requested": RequestedOut(answer.requested, context=context).data, "note": answer.note}
     if answer.cached:
-        build = queries.build_detail(request.user).get(pk=answer.build.pk)
+        build = queries.build(request.user, answer.build.pk)
         data = {"cached": True, "build": BuildDetailOut(build, context=context).data, "job": None, **asked}
         return Response(data, status=200, headers={"Location": str(data["build"]["url"])})
     job = JobOut(answer.job, context=context).data
