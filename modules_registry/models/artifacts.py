@@ -182,6 +182,13 @@ class Module(Artifact):
         return self.kept_kernels / self.total_kernels if self.total_kernels else 0.0
 
 
+# The largest max |onnxruntime - PyTorch| a stored build may have: the engine's limit
+# (splitter_engine.onnx_export.PARITY_LIMIT, above which an export fails). Written out, not imported, so that
+# loading the models does not load torch; tests/registry/test_onnx_parity_limit.py checks that this value, the
+# engine's and the migration's constraint agree.
+ONNX_PARITY_LIMIT = 1e-4
+
+
 class Build(Artifact):
     """A composed classifier or a patched model, exported as one ONNX file."""
 
@@ -193,7 +200,7 @@ class Build(Artifact):
         ENSEMBLE = "ensemble", "Ensemble"
         FUSED = "fused", "Fused trunk"
 
-    PARITY_LIMIT = 1e-4
+    PARITY_LIMIT = ONNX_PARITY_LIMIT
 
     name = models.CharField(max_length=120, blank=True)
     description = models.TextField(blank=True)
@@ -213,7 +220,8 @@ class Build(Artifact):
 
     class Meta(Artifact.Meta):
         constraints = [
-            models.CheckConstraint(condition=models.Q(parity_max_abs_diff__gte=0, parity_max_abs_diff__lte=1e-4),
+            models.CheckConstraint(condition=models.Q(parity_max_abs_diff__gte=0,
+                                                      parity_max_abs_diff__lte=ONNX_PARITY_LIMIT),
                                    name="build_onnx_parity_within_1e-4"),
         ]
 

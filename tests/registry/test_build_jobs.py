@@ -9,10 +9,10 @@ import torch
 from django.utils import timezone
 
 from modules_registry import blobs
+from modules_registry.errors import HubError
 from modules_registry.models import Build, Job, Visibility
 from modules_registry.services import builds as build_service
 from modules_registry.services import registration
-from modules_registry.services.jobs import ServiceError
 from splitter_engine.data.packed import pack
 from splitter_engine.onnx_export import read_metadata, session
 from splitter_engine.profile import model_size
@@ -149,8 +149,8 @@ def test_estimate_gives_both_strategies_before_building(user, hub):
     assert estimate["calibration_recommended"] is False
 
 
-def _error(call) -> ServiceError:
-    with pytest.raises(ServiceError) as info:
+def _error(call) -> HubError:
+    with pytest.raises(HubError) as info:
         call()
     return info.value
 
@@ -176,7 +176,7 @@ def test_bad_build_requests_get_clear_errors(user, other_user, hub):
     other_dataset = _dataset(other_user)
     _, hidden = _model_with_modules(other_user, other_dataset, "hidden", visibility=Visibility.PRIVATE)
     err = _error(lambda: start(modules=[ids["4"], hidden["5"].pk]))
-    assert err.status == 404 and err.code == "not_found" and f"#{hidden['5'].pk}" in str(err)
+    assert err.code == "not_found" and f"#{hidden['5'].pk}" in str(err)
 
     # the same digit from two models: one class twice
     _, twin = _model_with_modules(user, dataset, "twin")
@@ -186,16 +186,16 @@ def test_bad_build_requests_get_clear_errors(user, other_user, hub):
     big = {**dataset.input_spec, "height": 32, "width": 32}
     _, large = _model_with_modules(user, dataset, "large", input_spec=big)
     err = _error(lambda: start(modules=[ids["4"], large["5"].pk]))
-    assert err.code == "incompatible_inputs" and "1x32x32" in str(err)
+    assert err.code == "input_mismatch" and "1x32x32" in str(err)
 
     shifted = {**dataset.input_spec, "mean": [0.5]}
     _, other_norm = _model_with_modules(user, dataset, "shifted", input_spec=shifted)
     err = _error(lambda: start(modules=[ids["4"], other_norm["5"].pk]))
-    assert err.code == "incompatible_inputs" and "adapt_inputs" in str(err)
+    assert err.code == "input_mismatch" and "adapt_inputs" in str(err)
     assert not start(modules=[ids["4"], other_norm["5"].pk], adapt_inputs=True).cached
 
     err = _error(lambda: start(modules=[ids["4"], ids["5"]], dataset=other_dataset.pk + 1000))
-    assert err.status == 404 and err.field == "dataset"
+    assert err.code == "not_found" and err.field == "dataset"
 
 
 def test_bad_patch_requests_get_clear_errors(user, hub):
@@ -205,4 +205,4 @@ def test_bad_patch_requests_get_clear_errors(user, hub):
     err = _error(lambda: build_service.start_patch(owner=user, model=model.pk, module=modules["3"].pk, mode="add"))
     assert err.code == "class_mismatch" and "already has class '3'" in str(err)
     err = _error(lambda: build_service.start_patch(owner=user, model=model.pk + 99, module=modules["3"].pk))
-    assert err.status == 404
+    assert err.code == "not_found"

@@ -6,9 +6,9 @@ import torch
 from safetensors.torch import load as load_safetensors
 
 from modules_registry import blobs
+from modules_registry.errors import HubError
 from modules_registry.models import Blob, Decomposition, Module
 from modules_registry.services.decompositions import start_decomposition
-from modules_registry.services.jobs import ServiceError
 from splitter_engine.data import load_builtin
 from splitter_engine.extraction import load_module
 
@@ -58,5 +58,5 @@ def test_a_cancelled_decomposition_writes_nothing(user, small_model, drain_jobs)
     ({"seed": -1}, "seed must be between"),
 ])
 def test_bad_decomposition_requests_are_refused(user, small_model, kwargs, message):
-    with pytest.raises(ServiceError, match=message):
+    with pytest.raises(HubError, match=message):
         start_decomposition(owner=user, model=small_model, **kwargs)

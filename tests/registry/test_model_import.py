@@ -10,8 +10,8 @@ import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
 from safetensors.torch import save as save_safetensors
 
+from modules_registry.errors import HubError
 from modules_registry.models import BaseModel, Blob, Job
-from modules_registry.services.jobs import ServiceError
 from modules_registry.services.models import upload_model
 from splitter_engine.architectures import ArchSpec, build_model
 
@@ -85,14 +85,14 @@ def test_malicious_pickle_is_refused_without_running_it(user, drain_jobs, tmp_pa
 @pytest.mark.django_db(transaction=True)
 def test_truncated_safetensors_is_refused_at_upload(user, isolated_media):
     data = save_safetensors(simcnn_state())
-    with pytest.raises(ServiceError, match="truncated"):
+    with pytest.raises(HubError, match="truncated"):
         upload(user, "cut", "cut.safetensors", data[: len(data) // 2])
     assert Job.objects.count() == 0 and staged_files(isolated_media) == []
 
 
 @pytest.mark.django_db(transaction=True)
 def test_unknown_architecture_is_refused_at_upload(user):
-    with pytest.raises(ServiceError, match="unknown architecture 'lenet9'"):
+    with pytest.raises(HubError, match="unknown architecture 'lenet9'"):
         upload(user, "x", "x.safetensors", save_safetensors(simcnn_state()), architecture="lenet9")
     assert Job.objects.count() == 0
 
@@ -133,5 +133,5 @@ def test_onnx_upload_is_stored_but_not_decomposable(user, drain_jobs, tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_unsupported_file_type_is_refused(user):
-    with pytest.raises(ServiceError, match="safetensors"):
+    with pytest.raises(HubError, match="safetensors"):
         upload(user, "pkl", "model.pkl", b"whatever")
