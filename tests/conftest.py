@@ -20,13 +20,15 @@ def isolated_media(settings, tmp_path):
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password="alice-password-1")
+def user(db):
+    from factories import make_user
+    return make_user("alice")  # password alice-password-1
 
 
 @pytest.fixture
-def other_user(django_user_model):
-    return django_user_model.objects.create_user(username="bob", password="bob-password-1")
+def other_user(db):
+    from factories import make_user
+    return make_user("bob")  # password bob-password-1
 
 
 @pytest.fixture

@@ -6,12 +6,6 @@ from accounts.services import create_token
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """PBKDF2's million rounds cost seconds per test user on a loaded machine; tests need no strength."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def fresh_throttles():
     cache.clear()
     yield

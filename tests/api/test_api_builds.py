@@ -1,6 +1,6 @@
 """Build commands: bad selections are clear 4xx answers; a cached build answers 200 at once."""
 import pytest
-from api_factories import chain
+from factories import chain
 from api_helpers import assert_error
 
 from modules_registry.api.throttles import BuildsThrottle

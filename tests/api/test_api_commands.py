@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from safetensors.torch import save as save_safetensors
 
 from modules_registry.api.throttles import UploadsThrottle
-from modules_registry.models import BaseModel, Dataset, Job
+from modules_registry.models import BaseModel, Job
 from splitter_engine.architectures import ArchSpec, build_model
 
 DIGITS16 = {"channels": 1, "height": 16, "width": 16, "mean": [0.2], "std": [0.3]}
@@ -93,7 +93,7 @@ def test_bad_model_uploads(alice_write, overrides, status, code, field):
 
 @pytest.mark.django_db
 def test_duplicate_name_is_409(user, alice_write):
-    from api_factories import chain
+    from factories import chain
     chain(user, tag="dup")
     assert_error(alice_write.post("/api/models/upload/", upload_form(name="model-dup"), format="multipart"),
                  409, "duplicate_name")
@@ -126,10 +126,10 @@ def test_bad_imports(alice_write, body, code):
 
 @pytest.mark.django_db
 def test_commands_validate_against_the_services(user, alice_write):
-    from api_factories import chain
+    from factories import chain, make_dataset
     c = chain(user, tag="cmd")
-    other = Dataset.objects.create(owner=user, name="other", source="builtin", class_names=["x", "y"],
-                                   input_spec=DIGITS16, class_counts={}, arrays=c.dataset.arrays)
+    other = make_dataset(user, "other", class_names=["x", "y"], input_spec=DIGITS16, class_counts={},
+                         arrays=c.dataset.arrays)
     assert_error(alice_write.post(f"/api/models/{c.model.pk}/decompose/", {"dataset": other.pk}, format="json"),
                  400, "class_mismatch")
     assert_error(alice_write.post(f"/api/models/{c.model.pk}/decompose/", {"method": "magic"}, format="json"), 400,

@@ -2,7 +2,7 @@
 import hashlib
 
 import pytest
-from api_factories import chain
+from factories import chain
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Private entries are 404 (or simply absent) to everyone but their owner, through every endpoint."""
 import pytest
-from api_factories import chain
+from factories import chain, make_job
 from api_helpers import assert_error
 
 from modules_registry.models import Job
@@ -68,7 +68,7 @@ def test_commands_on_private_entries_are_404_and_references_read_as_missing(priv
 
 @pytest.mark.django_db
 def test_jobs_are_their_owners_only(user, other_user, bob_write, alice_write, anon):
-    job = Job.objects.create(kind="train", owner=user, params={})
+    job = make_job(user)
     assert_error(bob_write.get(f"/api/jobs/{job.pk}/"), 404, "not_found")
     assert_error(bob_write.post(f"/api/jobs/{job.pk}/cancel/"), 404, "not_found")
     assert bob_write.get("/api/jobs/").json()["count"] == 0

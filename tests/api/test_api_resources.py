@@ -1,9 +1,7 @@
 """Lists (pagination, filters, sorting), details (lineage, sha256 of every file), the error shape."""
 import pytest
-from api_factories import chain
+from factories import chain, make_job
 from api_helpers import assert_error
-
-from modules_registry.models import Job
 
 
 @pytest.fixture
@@ -93,10 +91,10 @@ def test_details_link_lineage_and_give_each_files_sha256(two_chains, anon):
 @pytest.mark.django_db
 def test_jobs_filter_by_status_and_link_their_results(user, alice_read):
     c = chain(user, tag="j")
-    Job.objects.create(kind="train", owner=user, params={})
+    make_job(user)
     from django.utils import timezone
-    done = Job.objects.create(kind="decompose", owner=user, params={}, status="succeeded",
-                              finished_at=timezone.now(), result={"decomposition": c.decomposition.pk})
+    done = make_job(user, "decompose", status="succeeded", finished_at=timezone.now(),
+                    result={"decomposition": c.decomposition.pk})
     rows = alice_read.get("/api/jobs/", {"status": "succeeded"}).json()["results"]
     assert [r["id"] for r in rows] == [done.pk]
     assert rows[0]["result_urls"]["decomposition"].endswith(f"/api/decompositions/{c.decomposition.pk}/")

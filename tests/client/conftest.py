@@ -12,8 +12,7 @@ if str(ROOT / "client") not in sys.path:  # the client need not be pip-installed
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords_and_fresh_throttles(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def fresh_throttles():
     cache.clear()
 
 

@@ -188,13 +188,10 @@ def expect_heading(page, text: str) -> None:
 
 
 def test_a_private_entry_is_hidden_from_another_user(page, live_server, transactional_db):
-    import sys
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "frontend"))
-    import ui_factories as f
+    import factories as f
 
-    users = get_user_model().objects
-    alice = users.create_user(username="alice", password="alice-password-1")
-    users.create_user(username="bob", password="bob-password-1")
+    alice = f.make_user("alice")
+    f.make_user("bob")
     dataset = f.make_dataset(alice)
     secret = f.make_model(alice, dataset, name="alices-secret", visibility="private")
     journey.log_in(page, live_server.url, "bob", "bob-password-1")

@@ -1,12 +1,6 @@
 import pytest
 
-import ui_factories as f
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """PBKDF2's real cost (seconds per user on a busy 2-core machine) tests nothing here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+import factories as f
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-import ui_factories as f
+import factories as f
 from modules_registry.models import Job
 
 pytestmark = pytest.mark.django_db

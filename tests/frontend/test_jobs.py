@@ -3,13 +3,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from factories import make_job
 from modules_registry.models import Job
 
 pytestmark = pytest.mark.django_db
 
 
 def _job(owner, **fields):
-    return Job.objects.create(kind=Job.Kind.DECOMPOSE, owner=owner, params={"model": 1}, **fields)
+    return make_job(owner, Job.Kind.DECOMPOSE, params={"model": 1}, **fields)
 
 
 def test_a_running_job_polls_its_status(alice_client, user):

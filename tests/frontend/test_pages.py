@@ -74,7 +74,7 @@ def test_model_filters(client, hub):
 
 
 def test_lists_paginate(client, user, hub):
-    import ui_factories as f
+    import factories as f
 
     for i in range(25):
         f.make_model(user, hub["dataset"], name=f"extra-{i:02d}")
