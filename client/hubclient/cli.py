@@ -45,33 +45,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", help="API token (default $HUB_TOKEN)")
     parser.add_argument("--json", action="store_true", help="print raw JSON")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_read_commands(commands)
+    _add_job_commands(commands)
+    _add_build_command(commands)
+    return parser
 
+
+def _add_read_commands(commands) -> None:
+    """One listing per resource, ``show`` and ``download``."""
     for resource, filters in LIST_FILTERS.items():
         p = commands.add_parser(resource, help=f"list {resource}")
         for name in filters:
             p.add_argument(f"--{name.replace('_', '-')}", dest=name)
         p.add_argument("--limit", type=int, default=50)
+        p.set_defaults(func=list_command)
 
     p = commands.add_parser("show", help="one entry as JSON")
     p.add_argument("resource", choices=list(LIST_FILTERS))
     p.add_argument("id", type=int)
+    p.set_defaults(func=show_command)
+
+    p = commands.add_parser("download", help="download a file, checking its sha256")
+    p.add_argument("what", choices=list(DOWNLOADS))
+    p.add_argument("id", type=int)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=download_command)
+
+
+def _add_job_commands(commands) -> None:
+    """Commands that start a job (and may wait for it), ``wait`` and ``cancel``."""
+    def job_parser(name: str, start, help: str):
+        p = commands.add_parser(name, help=help)
+        p.set_defaults(func=job_command, start=start)
+        return p
 
     def waitable(p):
         p.add_argument("--wait", action="store_true", help="wait for the job with a progress bar")
 
-    p = commands.add_parser("import-dataset", help="import a built-in data set")
+    p = job_parser("import-dataset", start_import_dataset, "import a built-in data set")
     p.add_argument("builtin")
     p.add_argument("--name")
     waitable(p)
 
-    p = commands.add_parser("upload-dataset", help="upload an archive of labelled images")
+    p = job_parser("upload-dataset", start_upload_dataset, "upload an archive of labelled images")
     p.add_argument("file")
     p.add_argument("--name", required=True)
     p.add_argument("--format", default="auto")
     p.add_argument("--image-size")
     waitable(p)
 
-    p = commands.add_parser("upload-model", help="upload trained weights")
+    p = job_parser("upload-model", start_upload_model, "upload trained weights")
     p.add_argument("file")
     p.add_argument("--name", required=True)
     p.add_argument("--classes", required=True, help="class names in output order, comma-separated")
@@ -82,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--visibility", default="public", choices=["public", "private"])
     waitable(p)
 
-    p = commands.add_parser("train", help="train a model on a data set")
+    p = job_parser("train", start_train, "train a model on a data set")
     p.add_argument("--dataset", type=int, required=True)
     p.add_argument("--name", required=True)
     p.add_argument("--architecture", required=True)
@@ -90,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=_json_arg, default={}, help='JSON, e.g. {"epochs": 2}')
     waitable(p)
 
-    p = commands.add_parser("decompose", help="split a model into per-class modules")
+    p = job_parser("decompose", start_decompose, "split a model into per-class modules")
     p.add_argument("model", type=int)
     p.add_argument("--method", default="gradsplitter")
     p.add_argument("--preset", default="fast")
@@ -99,24 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     waitable(p)
 
+    p = commands.add_parser("wait", help="wait for a job with a progress bar")
+    p.add_argument("job", type=int)
+    p.set_defaults(func=wait_command)
+
+    p = commands.add_parser("cancel", help="cancel a job")
+    p.add_argument("job", type=int)
+    p.set_defaults(func=cancel_command)
+
+
+def _add_build_command(commands) -> None:
     p = commands.add_parser("build", help="compose modules into a classifier")
     p.add_argument("modules", type=int, nargs="+", help="module ids, one per class, in output order")
     p.add_argument("--strategy", default="ensemble", choices=["ensemble", "fused"])
     p.add_argument("--calibration", default="none", choices=["none", "linear", "temperature"])
     p.add_argument("--name", default="")
     p.add_argument("-o", "--output", help="download the ONNX here once built")
-
-    p = commands.add_parser("wait", help="wait for a job with a progress bar")
-    p.add_argument("job", type=int)
-
-    p = commands.add_parser("cancel", help="cancel a job")
-    p.add_argument("job", type=int)
-
-    p = commands.add_parser("download", help="download a file, checking its sha256")
-    p.add_argument("what", choices=list(DOWNLOADS))
-    p.add_argument("id", type=int)
-    p.add_argument("-o", "--output", required=True)
-    return parser
+    p.set_defaults(func=build_command)
 
 
 def wait_with_bar(client: HubClient, job: dict) -> dict:
@@ -128,46 +150,90 @@ def wait_with_bar(client: HubClient, job: dict) -> dict:
 
 
 def run(args, client: HubClient, out=None) -> int:
-    out = out or sys.stdout
-    def emit(value):
-        out.write(json.dumps(value, indent=2) + "\n")
+    """Run the parsed command ``args`` (its ``func``) against ``client``, writing to ``out``."""
+    return args.func(args, client, out or sys.stdout)
 
-    if args.command in LIST_FILTERS:
-        filters = {name: getattr(args, name) for name in LIST_FILTERS[args.command]}
-        rows = client.list(args.command, limit=args.limit, **filters)
-        if args.json:
-            emit(rows)
-        else:
-            for row in rows:
-                out.write(f"#{row['id']}  {SUMMARY[args.command](row)}\n")
-        return 0
-    if args.command == "show":
-        emit(client.detail(args.resource, args.id))
-        return 0
-    if args.command == "download":
-        resource, field = DOWNLOADS[args.what]
-        path = client.download(client.detail(resource, args.id)[field], args.output)
-        out.write(f"{path}\n")
-        return 0
-    if args.command == "build":
-        return run_build(args, client, out)
-    if args.command == "wait":
-        job = wait_with_bar(client, client.job(args.job))
-    elif args.command == "cancel":
-        job = client.cancel(args.job)
-    else:
-        job = start(args, client)
-        if args.wait:
-            job = wait_with_bar(client, job)
+
+def _emit(value, out) -> None:
+    out.write(json.dumps(value, indent=2) + "\n")
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+def list_command(args, client: HubClient, out) -> int:
+    filters = {name: getattr(args, name) for name in LIST_FILTERS[args.command]}
+    rows = client.list(args.command, limit=args.limit, **filters)
     if args.json:
-        emit(job)
+        _emit(rows, out)
+    else:
+        for row in rows:
+            out.write(f"#{row['id']}  {SUMMARY[args.command](row)}\n")
+    return 0
+
+
+def show_command(args, client: HubClient, out) -> int:
+    _emit(client.detail(args.resource, args.id), out)
+    return 0
+
+
+def download_command(args, client: HubClient, out) -> int:
+    resource, field = DOWNLOADS[args.what]
+    path = client.download(client.detail(resource, args.id)[field], args.output)
+    out.write(f"{path}\n")
+    return 0
+
+
+# -- jobs -------------------------------------------------------------------------------------------------
+def _print_job(args, job: dict, out) -> int:
+    if args.json:
+        _emit(job, out)
     else:
         links = " ".join(f"{k}={v}" for k, v in job.get("result_urls", {}).items())
         out.write(f"job #{job['id']} {job['kind']}: {job['status']} {links}".rstrip() + "\n")
     return 0
 
 
-def run_build(args, client: HubClient, out) -> int:
+def job_command(args, client: HubClient, out) -> int:
+    """Start the job ``args.start`` asks for, wait for it with ``--wait``, and print it."""
+    job = args.start(args, client)
+    if args.wait:
+        job = wait_with_bar(client, job)
+    return _print_job(args, job, out)
+
+
+def wait_command(args, client: HubClient, out) -> int:
+    return _print_job(args, wait_with_bar(client, client.job(args.job)), out)
+
+
+def cancel_command(args, client: HubClient, out) -> int:
+    return _print_job(args, client.cancel(args.job), out)
+
+
+def start_import_dataset(args, client: HubClient) -> dict:
+    return client.import_dataset(args.builtin, name=args.name)
+
+
+def start_upload_dataset(args, client: HubClient) -> dict:
+    return client.upload_dataset(args.file, args.name, format=args.format, image_size=args.image_size)
+
+
+def start_upload_model(args, client: HubClient) -> dict:
+    return client.upload_model(args.file, name=args.name, class_names=[c.strip() for c in args.classes.split(",")],
+                               input_spec=args.input_spec, architecture=args.architecture,
+                               arch_kwargs=args.arch_kwargs, dataset=args.dataset, visibility=args.visibility)
+
+
+def start_train(args, client: HubClient) -> dict:
+    return client.train(dataset=args.dataset, name=args.name, architecture=args.architecture,
+                        arch_kwargs=args.arch_kwargs, config=args.config)
+
+
+def start_decompose(args, client: HubClient) -> dict:
+    return client.decompose(args.model, method=args.method, preset=args.preset, overrides=args.overrides,
+                            seed=args.seed, device=args.device)
+
+
+# -- builds -----------------------------------------------------------------------------------------------
+def build_command(args, client: HubClient, out) -> int:
     answer = client.build(args.modules, strategy=args.strategy, calibration=args.calibration, name=args.name)
     if answer["cached"]:
         build = answer["build"]
@@ -179,24 +245,6 @@ def run_build(args, client: HubClient, out) -> int:
     if args.output:
         out.write(f"{client.download(build['onnx'], args.output)}\n")
     return 0
-
-
-def start(args, client: HubClient) -> dict:
-    if args.command == "import-dataset":
-        return client.import_dataset(args.builtin, name=args.name)
-    if args.command == "upload-dataset":
-        return client.upload_dataset(args.file, args.name, format=args.format, image_size=args.image_size)
-    if args.command == "upload-model":
-        return client.upload_model(args.file, name=args.name, class_names=[c.strip() for c in args.classes.split(",")],
-                                   input_spec=args.input_spec, architecture=args.architecture,
-                                   arch_kwargs=args.arch_kwargs, dataset=args.dataset, visibility=args.visibility)
-    if args.command == "train":
-        return client.train(dataset=args.dataset, name=args.name, architecture=args.architecture,
-                            arch_kwargs=args.arch_kwargs, config=args.config)
-    if args.command == "decompose":
-        return client.decompose(args.model, method=args.method, preset=args.preset, overrides=args.overrides,
-                                seed=args.seed, device=args.device)
-    raise SystemExit(f"unknown command {args.command}")
 
 
 def main(argv=None) -> int:
