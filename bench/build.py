@@ -179,8 +179,7 @@ def hub_builds(data: ImageDataset, model, arch: ArchSpec, modules, classes: list
         owner=user, job=job, model=row, dataset=dataset, result_weights=b"-",
         result_meta={"metrics": {"composed_accuracy": 0.0, "base_accuracy": 0.0, "mean_retention": 0.5}, "history": []},
         params={"method": "gradsplitter", "preset": "fast", "config": {}, "seed": 0},
-        modules=[{"class_index": m.class_index, "class_name": m.class_name, "spec": m.spec,
-                  "weights": state_dict_to_safetensors(m.state_dict), **m.metrics()} for m in modules])
+        modules=[{**m.record(), "weights": state_dict_to_safetensors(m.state_dict)} for m in modules])
     ids = [decomposition.modules.get(class_name=c).pk for c in classes]
     t = time.perf_counter()
     first = build_service.start_build(owner=user, modules=ids, strategy="ensemble")
@@ -200,120 +199,174 @@ def hub_builds(data: ImageDataset, model, arch: ArchSpec, modules, classes: list
             "onnx_sha256": build.onnx_id}
 
 
-def main() -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="narrow models (under 10 minutes on 2 cores)")
     parser.add_argument("--fresh", action="store_true", help="train and decompose again instead of reusing var/bench/")
-    args = parser.parse_args()
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    setting = SETTINGS["quick" if args.quick else "full"]
-    started = time.perf_counter()
-    data = load_builtin("digits-32")
-    kwargs = {"width": setting["width"]}
-    epochs = setting["epochs"]
-    arch = ArchSpec(setting["arch"], 10, 3, kwargs)
-    out: dict = {"bench": "build", "quick": args.quick, "fresh": args.fresh, "dataset": "digits-32", "arch": {**arch.to_dict()},
-                 "torch_threads": torch.get_num_threads()}
+    return parser.parse_args(argv)
 
-    log(f"training the base model ({arch.name} width {kwargs['width']}, {epochs} epochs)")
-    reuse = not args.fresh
-    base, base_info = train_base(arch, data, epochs, reuse=reuse)
-    base_modules, base_decompose_s = decomposition("base", base, arch, data, setting["decompose"], reuse)
-    base_size = model_size(base, data.spec)
-    bases = {"base": BaseSource("base", base, data.spec, data.class_names)}
-    out["base"] = {"accuracy": base_info["test_accuracy"], "params": base_size.params, "flops": base_size.flops,
-                   "train_seconds": round(base_info["seconds_per_epoch"] * epochs, 1),
-                   "decompose_seconds": round(base_decompose_s, 1),
-                   "module_flops_fraction_mean": round(float(np.mean([m.flops_fraction for m in base_modules])), 4)}
-    x_test, _ = data.tensors("test")
+
+@dataclasses.dataclass
+class Bench:
+    """What every stage shares: the data, the architecture and budget, and whether var/bench/ may be reused."""
+    data: ImageDataset
+    arch: ArchSpec
+    epochs: int
+    decompose_overrides: dict
+    reuse_cache: bool  # False with --fresh: train and decompose again
+
+
+@dataclasses.dataclass
+class Base:
+    """The base model, its training figures, its modules and its ONNX export time (the builds' yardstick)."""
+    model: torch.nn.Module
+    info: dict
+    modules: list
+    size: object
+    sources: dict
+    export_seconds: float = 0.0
+
+
+def bench_base(bench: Bench, out: dict) -> Base:
+    """Train (or reuse) and decompose the base model; time one ONNX export of it and its latency."""
+    data, arch, epochs = bench.data, bench.arch, bench.epochs
+    log(f"training the base model ({arch.name} width {arch.kwargs['width']}, {epochs} epochs)")
+    model, info = train_base(arch, data, epochs, reuse=bench.reuse_cache)
+    modules, decompose_s = decomposition("base", model, arch, data, bench.decompose_overrides, bench.reuse_cache)
+    size = model_size(model, data.spec)
+    base = Base(model, info, modules, size, {"base": BaseSource("base", model, data.spec, data.class_names)})
+    out["base"] = {"accuracy": info["test_accuracy"], "params": size.params, "flops": size.flops,
+                   "train_seconds": round(info["seconds_per_epoch"] * epochs, 1),
+                   "decompose_seconds": round(decompose_s, 1),
+                   "module_flops_fraction_mean": round(float(np.mean([m.flops_fraction for m in modules])), 4)}
 
     t = time.perf_counter()
-    _export_proto(base, data.spec)  # the first export in a process also pays the exporter's start-up
+    _export_proto(model, data.spec)  # the first export in a process also pays the exporter's start-up
     first_export_s = time.perf_counter() - t
     t = time.perf_counter()
-    base_proto = _export_proto(base, data.spec)
-    export_s = time.perf_counter() - t
-    out["base"].update({"onnx_export_seconds": round(export_s, 3), "first_onnx_export_seconds": round(first_export_s, 3)})
-    out["base"].update(latency(base_proto.SerializeToString(), data.spec.shape))
-    log(f"base: accuracy {base_info['test_accuracy']:.4f}, one ONNX export {export_s:.2f} s")
+    proto = _export_proto(model, data.spec)
+    base.export_seconds = time.perf_counter() - t
+    out["base"].update({"onnx_export_seconds": round(base.export_seconds, 3),
+                        "first_onnx_export_seconds": round(first_export_s, 3)})
+    out["base"].update(latency(proto.SerializeToString(), data.spec.shape))
+    log(f"base: accuracy {info['test_accuracy']:.4f}, one ONNX export {base.export_seconds:.2f} s")
+    return base
 
+
+def bench_builds(bench: Bench, base: Base) -> list[dict]:
+    """Builds of 2, 5 and 10 classes, both strategies, and a fused build of all classes with refitted heads."""
+    data = bench.data
     builds = []
     for k in (2, 5, 10):
         classes = data.class_names[:k] if k == 10 else [str(c) for c in np.random.default_rng(k).choice(10, k, replace=False)]
         for strategy in ("ensemble", "fused"):
-            result = timed_build(chosen_of(base_modules, "base", classes), ComposeOptions(strategy), data, bases)
+            result = timed_build(chosen_of(base.modules, "base", classes), ComposeOptions(strategy), data, base.sources)
             onnx_bytes = result.pop("_onnx")
-            result["ratio_to_base_export"] = round(result["seconds"] / export_s, 2)
+            result["ratio_to_base_export"] = round(result["seconds"] / base.export_seconds, 2)
             if k == 10:
                 result.update(latency(onnx_bytes, data.spec.shape))
             builds.append(result)
             log(f"{k:>2} classes {strategy:>8}: {result['seconds']:.2f} s ({result['ratio_to_base_export']}x export), "
                 f"accuracy {result['accuracy']:.4f} vs base {result['base_accuracy_on_classes']}")
-    refit = timed_build(chosen_of(base_modules, "base", data.class_names), ComposeOptions("fused", refit=True), data, bases)
+    refit = timed_build(chosen_of(base.modules, "base", data.class_names), ComposeOptions("fused", refit=True), data,
+                        base.sources)
     refit.pop("_onnx")
     builds.append(refit)
-    out["builds"] = builds
+    return builds
 
+
+def bench_hub(bench: Bench, base: Base) -> dict:
     log("hub: cold 3-class build and cached answer")
-    out["hub"] = hub_builds(data, base, arch, base_modules, ["1", "4", "7"])
-    out["hub"]["cold_ratio_to_base_export"] = round(out["hub"]["cold_3_class_seconds"] / export_s, 2)
-    log(f"hub: cold {out['hub']['cold_3_class_seconds']} s, cached {out['hub']['cached_ms']} ms")
+    hub = hub_builds(bench.data, base.model, bench.arch, base.modules, ["1", "4", "7"])
+    hub["cold_ratio_to_base_export"] = round(hub["cold_3_class_seconds"] / base.export_seconds, 2)
+    log(f"hub: cold {hub['cold_3_class_seconds']} s, cached {hub['cached_ms']} ms")
+    return hub
 
+
+def bench_reuse(bench: Bench, base: Base) -> dict:
+    """Modules of two models trained on disjoint halves of the classes, composed into one classifier."""
+    data, arch, epochs = bench.data, bench.arch, bench.epochs
     log("reuse: two models on disjoint halves of the classes")
     halves, half_time = [], 0.0
     for name, classes in (("low", LOW), ("high", HIGH)):
         half_data = subset(data, classes, name)
-        half_arch = ArchSpec(arch.name, len(classes), 3, kwargs)
-        half_model, info = train_base(half_arch, half_data, epochs, reuse=reuse)
-        modules, dec_s = decomposition(f"half-{name}", half_model, half_arch, half_data, setting["decompose"], reuse)
+        half_arch = ArchSpec(arch.name, len(classes), 3, arch.kwargs)
+        half_model, info = train_base(half_arch, half_data, epochs, reuse=bench.reuse_cache)
+        modules, dec_s = decomposition(f"half-{name}", half_model, half_arch, half_data, bench.decompose_overrides,
+                                       bench.reuse_cache)
         half_time += info["seconds_per_epoch"] * epochs + dec_s
         halves += chosen_of(modules, name, classes)
-    reuse = {"scratch_accuracy": base_info["test_accuracy"],
-             "scratch_train_seconds": round(base_info["seconds_per_epoch"] * epochs, 1),
-             "half_models_train_and_decompose_seconds": round(half_time, 1)}
+    figures = {"scratch_accuracy": base.info["test_accuracy"],
+               "scratch_train_seconds": round(base.info["seconds_per_epoch"] * epochs, 1),
+               "half_models_train_and_decompose_seconds": round(half_time, 1)}
     for calibration in ("none", "linear", "temperature"):
         t = time.perf_counter()
         built = compose(halves, ComposeOptions("ensemble", calibration=calibration), data)
-        reuse[calibration] = {"accuracy": built.metrics["accuracy"], "compose_seconds": round(time.perf_counter() - t, 2)}
+        figures[calibration] = {"accuracy": built.metrics["accuracy"], "compose_seconds": round(time.perf_counter() - t, 2)}
         log(f"reuse ensemble, calibration {calibration}: accuracy {built.metrics['accuracy']:.4f}")
-    out["reuse"] = reuse
+    return figures
 
+
+def bench_patching(bench: Bench, base: Base) -> dict:
+    """A weak model trained on a skewed subset: its three weakest classes replaced by the base model's modules."""
+    data, arch = bench.data, bench.arch
     log("patching: weak model trained on a skewed subset")
     weak_data = skewed(data)
     # as many steps as the base model had: the skewed set is smaller, so more epochs
-    weak_epochs = epochs * max(1, round(len(data.splits["train"]) / len(weak_data.splits["train"])))
-    weak, weak_info = train_base(ArchSpec(arch.name, 10, 3, kwargs), weak_data, weak_epochs, reuse=reuse)
+    weak_epochs = bench.epochs * max(1, round(len(data.splits["train"]) / len(weak_data.splits["train"])))
+    weak, _ = train_base(ArchSpec(arch.name, 10, 3, arch.kwargs), weak_data, weak_epochs, reuse=bench.reuse_cache)
     weak_report = evaluate(weak, data, "test")
     worst = sorted(weak_report.per_class, key=lambda c: c.f1)[:3]
     patches = []
     weak_source = BaseSource("weak", weak, data.spec, data.class_names)
     for c in worst:
-        strong = chosen_of(base_modules, "base", [c.name])[0]
+        strong = chosen_of(base.modules, "base", [c.name])[0]
         patched = patch(weak_source, strong, PatchOptions("replace", calibration="linear"), data)
         m = patched.metrics
         patches.append({"class": c.name, "train_images": int((weak_data.labels[weak_data.splits["train"]] == int(c.name)).sum()),
                         "before": m["before"], "after": m["after"], "f1_gain": m["f1_gain"]})
         log(f"patch class {c.name}: F1 {m['before']['f1']:.3f} -> {m['after']['f1']:.3f}, "
             f"accuracy {m['before']['accuracy']:.4f} -> {m['after']['accuracy']:.4f}")
-    out["patching"] = {"weak_accuracy": round(weak_report.accuracy, 5), "weak_epochs": weak_epochs,
-                       "weak_train_images": int(len(weak_data.splits["train"])), "patches": patches,
-                       "mean_f1_gain": round(float(np.mean([p["f1_gain"] for p in patches])), 5)}
+    return {"weak_accuracy": round(weak_report.accuracy, 5), "weak_epochs": weak_epochs,
+            "weak_train_images": int(len(weak_data.splits["train"])), "patches": patches,
+            "mean_f1_gain": round(float(np.mean([p["f1_gain"] for p in patches])), 5)}
 
+
+def targets(out: dict, base: Base) -> dict:
+    """The figures the builder aims at, each true or false (or the ratio it is judged by)."""
+    builds, patches = out["builds"], out["patching"]["patches"]
     ensemble10 = next(b for b in builds if b["classes"] == 10 and b["strategy"] == "ensemble")
     fused10 = next(b for b in builds if b["classes"] == 10 and b["strategy"] == "fused" and not b["refit"])
     fused_k = [b for b in builds if b["strategy"] == "fused" and not b["refit"]]
-    cold3 = out["hub"]["cold_ratio_to_base_export"]
-    out["targets"] = {
-        "fused_flops_le_base": all(b["flops"] <= base_size.flops for b in fused_k),
+    return {
+        "fused_flops_le_base": all(b["flops"] <= base.size.flops for b in fused_k),
         "fused_accuracy_within_1pt": all(b["accuracy"] >= b["base_accuracy_on_classes"] - 0.01 for b in fused_k),
-        "ensemble_all_accuracy_within_1pt": ensemble10["accuracy"] >= base_info["test_accuracy"] - 0.01,
+        "ensemble_all_accuracy_within_1pt": ensemble10["accuracy"] >= base.info["test_accuracy"] - 0.01,
         "ensemble_latency_ratio": round(ensemble10["latency_ms_b1"] / out["base"]["latency_ms_b1"], 2),
         "ensemble_latency_le_1_5x": ensemble10["latency_ms_b1"] <= 1.5 * out["base"]["latency_ms_b1"],
         "fused_latency_ratio": round(fused10["latency_ms_b1"] / out["base"]["latency_ms_b1"], 2),
         "patch_raises_f1": all(p["f1_gain"] > 0 for p in patches),
         "cached_lt_100ms": out["hub"]["cached_ms_max"] < 100,
-        "cold_3_class_le_3x_export": cold3 <= 3,
+        "cold_3_class_le_3x_export": out["hub"]["cold_ratio_to_base_export"] <= 3,
     }
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    setting = SETTINGS["quick" if args.quick else "full"]
+    started = time.perf_counter()
+    data = load_builtin("digits-32")
+    arch = ArchSpec(setting["arch"], 10, 3, {"width": setting["width"]})
+    bench = Bench(data, arch, setting["epochs"], setting["decompose"], reuse_cache=not args.fresh)
+    out: dict = {"bench": "build", "quick": args.quick, "fresh": args.fresh, "dataset": "digits-32", "arch": {**arch.to_dict()},
+                 "torch_threads": torch.get_num_threads()}
+    base = bench_base(bench, out)
+    out["builds"] = bench_builds(bench, base)
+    out["hub"] = bench_hub(bench, base)
+    out["reuse"] = bench_reuse(bench, base)
+    out["patching"] = bench_patching(bench, base)
+    out["targets"] = targets(out, base)
     out["seconds"] = round(time.perf_counter() - started, 1)
     log(f"done in {out['seconds']} s")
     print(json.dumps(out))
