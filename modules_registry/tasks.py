@@ -29,7 +29,7 @@ from splitter_engine.data.packed import pack
 from splitter_engine.data.read import detect_format, read_dataset
 from splitter_engine.data.subset import restrict_to_classes
 from splitter_engine.evaluation import evaluate
-from splitter_engine.extraction import extract_modules
+from splitter_engine.extraction import WEAK_MODULE_MARGIN, extract_modules, weak_modules
 from splitter_engine.methods import get_decomposer
 from splitter_engine.onnx_upload import inspect_onnx
 from splitter_engine.profile import model_size
@@ -170,13 +170,14 @@ def _decompose(job: Job, ctx: RunContext) -> dict:
     result = decomposer.decompose(model, data, config, ctx.stage(0.0, 0.9))
     ctx.check_cancelled()
     modules = extract_modules(model, arch, result, data, ctx.stage(0.9, 1.0))
-    result.metrics.update({"input_spec": data.spec.to_dict(), **({"input_note": note} if note else {})})
+    result.metrics.update({"input_spec": data.spec.to_dict(), **({"input_note": note} if note else {}),
+                           "base_class_f1": [m.base_f1 for m in modules], "weak_modules": weak_modules(modules),
+                           "weak_module_margin": WEAK_MODULE_MARGIN})
     meta, tensors = result.to_state()
     row = registration.register_decomposition(
         owner=job.owner, job=job, model=model_row, dataset=dataset_row, params=params, result_meta=meta,
         result_weights=state_dict_to_safetensors(tensors),
-        modules=[{"class_index": m.class_index, "class_name": m.class_name, "spec": m.spec,
-                  "weights": state_dict_to_safetensors(m.state_dict), **m.metrics()} for m in modules])
+        modules=[{**m.record(), "weights": state_dict_to_safetensors(m.state_dict)} for m in modules])
     return {"decomposition": row.pk, "modules": list(row.modules.values_list("pk", flat=True)),
             "composed_accuracy": row.composed_accuracy, "mean_kernel_retention": row.mean_kernel_retention}
 

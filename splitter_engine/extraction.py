@@ -1,8 +1,10 @@
-"""Physical extraction: each class's module sliced for real into a standalone network with its head.
+"""Physical extraction: each class's module sliced for real into a standalone network that scores its class.
 
-A module is stored as a JSON spec (architecture, input spec, kept root channels per group) and a
-plain state dict; ``load_module`` rebuilds it from those alone: it builds the architecture, slices
-it the same way and loads the sliced weights, never touching the base model's weights.
+A module is stored as a JSON spec (architecture, input spec, kept root channels per group, its scoring
+kind and that kind's structural facts) and a plain state dict; ``load_module`` rebuilds it from those
+alone: it builds the architecture, shapes it for the scoring kind, slices it the same way and loads the
+sliced weights, never touching the base model's weights. Specs stored before scoring kinds
+(``module/v1``) are GradSplitter heads and load unchanged.
 """
 from __future__ import annotations
 
@@ -17,24 +19,13 @@ from splitter_engine.architectures import ArchSpec, build_model
 from splitter_engine.channels import ChannelGraph, analyse_channels, build_dependency_graph, slice_groups
 from splitter_engine.data import ImageDataset
 from splitter_engine.evaluation import run_batched
-from splitter_engine.methods.heads import head_network
 from splitter_engine.methods.result import DecompositionResult
 from splitter_engine.runtime import EngineError, RunContext
+from splitter_engine.scoring import ModuleNetwork, ScoringKind, class_tensors, scoring_kind
 from splitter_engine.specs import InputSpec
 
-MODULE_FORMAT = "module/v1"
-
-
-class ModuleNetwork(nn.Module):
-    """Sliced trunk -> ReLU(logits) -> head -> sigmoid: one score per image for one class."""
-
-    def __init__(self, trunk: nn.Module, head: nn.Module):
-        super().__init__()
-        self.trunk = trunk
-        self.head = head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.head(torch.relu(self.trunk(x)))).squeeze(-1)
+MODULE_FORMAT = "module/v2"
+MODULE_FORMATS = ("module/v1", MODULE_FORMAT)
 
 
 @dataclass
@@ -53,12 +44,18 @@ class ExtractedModule:
     precision: float
     recall: float
     f1: float
+    base_f1: float  # the base model's F1 for this class (its argmax) on the same test images
     network: nn.Module = field(repr=False, default=None)
 
     def metrics(self) -> dict:
         keys = ("params", "flops", "kept_kernels", "total_kernels", "kernel_fraction", "params_fraction",
                 "flops_fraction", "precision", "recall", "f1")
         return {key: getattr(self, key) for key in keys}
+
+    def record(self) -> dict:
+        """What the registry stores of the module besides its weights (JSON-ready)."""
+        return {"class_index": self.class_index, "class_name": self.class_name,
+                "scoring": self.spec["scoring"]["kind"], "spec": self.spec, **self.metrics()}
 
 
 def _check_same_groups(graph: ChannelGraph, roots: list[str], sizes: list[int]) -> None:
@@ -75,8 +72,20 @@ def _sliced_trunk(trunk: nn.Module, input_shape, roots, sizes, kept: list[list[i
     return slice_groups(trunk, graph, kept, dg).eval()
 
 
-def _empty_head(num_classes: int, hidden: int) -> nn.Module:
-    return nn.Sequential(nn.Linear(num_classes, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+def module_scoring(spec: dict) -> dict:
+    """The module's scoring kind and facts; a v1 spec is a GradSplitter head."""
+    if spec.get("format") not in MODULE_FORMATS:
+        raise EngineError(f"not a module spec (format {spec.get('format')!r}, expected one of {MODULE_FORMATS})")
+    if spec["format"] == "module/v1":
+        return {"kind": "head", "hidden": int(spec["head_hidden"])}
+    return dict(spec["scoring"])
+
+
+def _module_network(kind: ScoringKind, model: nn.Module, class_index: int, num_classes: int, tensors, facts: dict,
+                    input_shape, slice_trunk) -> ModuleNetwork:
+    """``kind`` shapes the unsliced ``model`` for its score, ``slice_trunk`` slices it, then the scorer goes on top."""
+    trunk = slice_trunk(kind.prepare(model, class_index, tensors, facts, input_shape))
+    return ModuleNetwork(trunk, kind.scorer(class_index, tensors, facts, num_classes))
 
 
 def count_params_and_flops(network: nn.Module, input_shape) -> tuple[int, int]:
@@ -127,13 +136,17 @@ def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: Decomposition
     _check_same_groups(graph, result.group_roots, result.group_sizes)
     x_test, y_test = data.tensors("test")
     x_val, y_val = data.tensors("val") if len(data.splits.get("val", ())) else data.tensors("train")
-    hidden = int(result.heads["w1"].shape[1])
+    base_predictions = run_batched(base, x_test).argmax(1)
+    kind = result.kind
     modules = []
     for i in range(result.num_classes):
         ctx.check_cancelled()
         kept = result.kept_indices(i)
-        trunk = _sliced_trunk(copy.deepcopy(base), input_shape, result.group_roots, result.group_sizes, kept)
-        network = ModuleNetwork(trunk, head_network(result.heads, i)).eval()
+        tensors = class_tensors(result.scoring_tensors, i)
+        facts = kind.describe(base, i, tensors, input_shape)
+        network = _module_network(kind, copy.deepcopy(base), i, result.num_classes, tensors, facts, input_shape,
+                                  lambda m: _sliced_trunk(m, input_shape, result.group_roots, result.group_sizes, kept))
+        network.eval()
         for p in network.parameters():
             p.requires_grad_(False)
         params, flops = count_params_and_flops(network, input_shape)
@@ -142,27 +155,38 @@ def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: Decomposition
         precision, recall, f1 = binary_metrics(run_batched(network, x_test), y_test, i, threshold)
         spec = {"format": MODULE_FORMAT, "arch": arch_spec.to_dict(), "input": data.spec.to_dict(),
                 "class_index": i, "class_name": result.class_names[i], "class_names": list(result.class_names),
-                "method": result.method, "group_roots": list(result.group_roots),
-                "group_sizes": [int(s) for s in result.group_sizes], "kept": kept, "head_hidden": hidden,
-                "threshold": threshold}
+                "method": result.method, "scoring": {"kind": kind.name, **facts},
+                "group_roots": list(result.group_roots), "group_sizes": [int(s) for s in result.group_sizes],
+                "kept": kept, "threshold": threshold}
         state = {k: v.detach().cpu().contiguous().clone() for k, v in network.state_dict().items()}
         modules.append(ExtractedModule(
             class_index=i, class_name=result.class_names[i], spec=spec, state_dict=state, params=params,
             flops=flops, kept_kernels=kept_kernels, total_kernels=int(graph.total_kernels),
             kernel_fraction=round(kept_kernels / graph.total_kernels, 5), params_fraction=round(params / base_params, 5),
-            flops_fraction=round(flops / base_flops, 5), precision=precision, recall=recall, f1=f1, network=network))
+            flops_fraction=round(flops / base_flops, 5), precision=precision, recall=recall, f1=f1,
+            base_f1=binary_metrics((base_predictions == i).float(), y_test, i)[2], network=network))
         ctx.report((i + 1) / result.num_classes, "extract", f"module {i + 1}/{result.num_classes} sliced")
     return modules
 
 
+WEAK_MODULE_MARGIN = 0.15
+
+
+def weak_modules(modules: list[ExtractedModule], margin: float = WEAK_MODULE_MARGIN) -> list[dict]:
+    """Modules whose test F1 is more than ``margin`` below the base model's F1 for their class."""
+    return [{"class_index": m.class_index, "class_name": m.class_name, "f1": m.f1, "base_f1": m.base_f1}
+            for m in modules if m.f1 < m.base_f1 - margin]
+
+
 def load_module(spec: dict, state_dict: dict[str, torch.Tensor]) -> ModuleNetwork:
     """Rebuild a module from its spec and sliced weights alone."""
-    if spec.get("format") != MODULE_FORMAT:
-        raise EngineError(f"not a module spec (format {spec.get('format')!r}, expected {MODULE_FORMAT!r})")
+    facts = module_scoring(spec)
+    kind = scoring_kind(facts.pop("kind"))
     arch = ArchSpec.from_dict(spec["arch"])
     input_shape = InputSpec.from_dict(spec["input"]).shape
-    trunk = _sliced_trunk(build_model(arch), input_shape, spec["group_roots"], spec["group_sizes"], spec["kept"])
-    network = ModuleNetwork(trunk, _empty_head(arch.num_classes, int(spec["head_hidden"])))
+    network = _module_network(kind, build_model(arch), int(spec["class_index"]), arch.num_classes, None, facts,
+                              input_shape,
+                              lambda m: _sliced_trunk(m, input_shape, spec["group_roots"], spec["group_sizes"], spec["kept"]))
     try:
         network.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:

@@ -44,7 +44,7 @@ def with_few_train_images(data: ImageDataset, class_name: str, keep: int) -> Ima
 
 
 @functools.lru_cache(maxsize=None)
-def trained(classes: tuple[str, ...] = (), few_of: str = "", keep: int = 0, epochs: int = 4, seed: int = 0):
+def trained(classes: tuple[str, ...] = (), few_of: str = "", keep: int = 0, epochs: int = 6, seed: int = 0):
     """(model, arch spec, class names) trained on digits-16, optionally with class ``few_of`` nearly absent."""
     data = with_few_train_images(digits(), few_of, keep) if few_of else digits()
     names = list(classes) or list(data.class_names)
@@ -78,7 +78,8 @@ def activation_decomposition(model, data: ImageDataset) -> DecompositionResult:
         heads["b2"][c, 0] = -sharpness * threshold
     return DecompositionResult(method="activation", config={"keep_fraction_of_max": KEEP_FRACTION_OF_MAX},
                                class_names=list(data.class_names), group_roots=[g.root for g in graph.groups],
-                               group_sizes=[g.size for g in graph.groups], masks=masks, heads=heads)
+                               group_sizes=[g.size for g in graph.groups], masks=masks, scoring="head",
+                               scoring_tensors=heads)
 
 
 @functools.lru_cache(maxsize=None)

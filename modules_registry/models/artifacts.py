@@ -147,12 +147,19 @@ class Decomposition(Artifact):
 
 
 class Module(Artifact):
-    """One class's sub-network with its head, physically sliced from the base model."""
+    """One class's sub-network, physically sliced from the base model, and how it scores its class."""
+
+    class Scoring(models.TextChoices):  # the engine's scoring kinds (splitter_engine.scoring)
+        HEAD = "head", "Head over the sliced logits (sigmoid)"
+        LOGIT = "logit", "Raw class logit"
+        CLASS_VS_REST = "class_vs_rest", "Class vs rest (softmax probability)"
 
     decomposition = models.ForeignKey(Decomposition, on_delete=models.PROTECT, related_name="modules")
     base_model = models.ForeignKey(BaseModel, on_delete=models.PROTECT, related_name="modules")
     class_index = models.IntegerField()
     class_name = models.CharField(max_length=120, db_index=True)
+    scoring = models.CharField(max_length=20, choices=Scoring.choices, default=Scoring.HEAD,
+                               help_text="how the module scores its class")
     spec = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="+", help_text="JSON spec")
     weights = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="+", help_text="safetensors")
     kept_kernels = models.IntegerField()

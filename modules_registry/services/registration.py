@@ -79,7 +79,7 @@ def register_decomposition(*, owner, job, model: BaseModel, dataset: Dataset, pa
     for module in modules:
         Module.objects.create(
             owner=owner, job=job, decomposition=decomposition, base_model=model, visibility=decomposition.visibility,
-            class_index=module["class_index"], class_name=module["class_name"],
+            class_index=module["class_index"], class_name=module["class_name"], scoring=module["scoring"],
             spec=blobs.store(json.dumps(module["spec"], indent=1).encode(), media_type="application/json"),
             weights=blobs.store(module["weights"], media_type="application/safetensors"),
             kept_kernels=module["kept_kernels"], total_kernels=module["total_kernels"], params=module["params"],

@@ -76,7 +76,7 @@ def _ensemble_branches(chosen, adapters) -> tuple[list[Branch], list[int], list[
     for key, (adapter, members) in adapters.items():
         branches.append(Branch(ModuleScores([chosen[i].network() for i in members]), adapter))
         columns += members
-    return branches, columns, [True] * len(columns)
+    return branches, columns, [chosen[i].scoring.probability for i in columns]
 
 
 def _fused_branches(chosen, adapters, bases: dict[str, BaseSource], refit_data, ctx) -> tuple[list[Branch], list[int], list[bool], dict]:

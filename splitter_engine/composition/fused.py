@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from splitter_engine.channels import analyse_channels, build_dependency_graph, slice_groups
 from splitter_engine.composition.network import SelectOutputs
+from splitter_engine.output_layer import find_output_linear, keep_output_rows
 from splitter_engine.runtime import EngineError
 
 
@@ -42,43 +43,13 @@ def slice_trunk(base: nn.Module, input_shape: tuple[int, int, int], group_roots:
     return slice_groups(trunk, graph, keep, dg)
 
 
-def _find_output_linear(model: nn.Module, example: torch.Tensor) -> str | None:
-    """The name of the nn.Linear whose output is the model's output, if there is one."""
-    seen: list[tuple[str, torch.Tensor]] = []
-    hooks = [m.register_forward_hook(lambda mod, args, out, n=name: seen.append((n, out)))
-             for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    try:
-        with torch.no_grad():
-            out = model(example)
-    finally:
-        for h in hooks:
-            h.remove()
-    for name, value in reversed(seen):
-        if value.shape == out.shape and torch.equal(value, out):
-            return name
-    return None
-
-
-def _set_submodule(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, attr = name.rpartition(".")
-    setattr(model.get_submodule(parent_name) if parent_name else model, attr, new)
-
-
 def select_classes(trunk: nn.Module, input_shape: tuple[int, int, int], positions: list[int]) -> tuple[nn.Module, str | None]:
     """``trunk`` giving only ``positions`` of its outputs: its output Linear cut to those rows when it has
     one (fewer FLOPs, same numbers), else a selection after it. Returns (network, output layer name)."""
-    example = torch.randn(2, *input_shape)
-    name = _find_output_linear(trunk, example)
+    name = find_output_linear(trunk, input_shape)
     if name is None:
         return SelectOutputs(trunk, positions), None
-    old: nn.Linear = trunk.get_submodule(name)
-    new = nn.Linear(old.in_features, len(positions), bias=old.bias is not None)
-    with torch.no_grad():
-        new.weight.copy_(old.weight[positions])
-        if old.bias is not None:
-            new.bias.copy_(old.bias[positions])
-    _set_submodule(trunk, name, new)
-    return trunk.eval(), name
+    return keep_output_rows(trunk, name, positions).eval(), name
 
 
 def refit_output_layer(network: nn.Module, layer_name: str | None, x: torch.Tensor, y: torch.Tensor,

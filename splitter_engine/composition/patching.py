@@ -80,7 +80,7 @@ def patch(weak: BaseSource, module: ChosenModule, options: PatchOptions, data: I
     columns = [names.index(weak.class_names[i]) for i in kept] + [position]  # concatenated column -> output
     order = [columns.index(j) for j in range(len(names))]
     model = ComposedClassifier(branches, order).eval()
-    probability = [j == position for j in range(len(names))]
+    probability = [j == position and module.scoring.probability for j in range(len(names))]
     test = labelled(data, "test", names, spec)
     metrics: dict = {"mode": options.mode, "calibration": options.calibration, "class": c, "classes": len(names)}
     if options.calibration != "none":

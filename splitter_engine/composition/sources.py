@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from splitter_engine.extraction import MODULE_FORMAT, load_module
-from splitter_engine.runtime import EngineError
+from splitter_engine.extraction import load_module, module_scoring
+from splitter_engine.scoring import ScoringKind, scoring_kind
 from splitter_engine.specs import InputSpec
 
 
@@ -15,16 +15,16 @@ from splitter_engine.specs import InputSpec
 class ChosenModule:
     """One (module, class) pair of a build: the module's stored spec and weights, and its output name."""
 
-    spec: dict  # the module spec written by extraction (format module/v1)
+    spec: dict  # the module spec written by extraction
     state_dict: dict[str, torch.Tensor]
     base_key: str  # identifies the base model it was cut from (its weights' sha256)
     class_name: str = ""  # the build's name for this output; defaults to the module's class name
     sha256: str = ""  # of the module's weights, for lineage
+    scoring: ScoringKind = field(init=False, repr=False)
     _network: nn.Module | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.spec.get("format") != MODULE_FORMAT:
-            raise EngineError(f"not a module spec (format {self.spec.get('format')!r}, expected {MODULE_FORMAT!r})")
+        self.scoring = scoring_kind(module_scoring(self.spec)["kind"])
         self.class_name = self.class_name or str(self.spec["class_name"])
 
     @property

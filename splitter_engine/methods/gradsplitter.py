@@ -232,6 +232,7 @@ class _Search:
         setup_seconds = time.perf_counter() - started
         optimiser, previous_kind, best_retention, stale = None, None, float("inf"), 0
         alpha = config.alpha
+        reference = base_val  # the better of the base model and what the search has reached
         self.gate.attach()
         try:
             for epoch, phase in enumerate(plan):
@@ -255,9 +256,10 @@ class _Search:
                 ctx.report((epoch + 1) / len(plan), "search",
                            f"epoch {epoch + 1}/{len(plan)} ({phase.kind}): accuracy {accuracy:.4f}, "
                            f"retention {retention:.4f}", dict(history[-1]))
+                reference = max(reference, accuracy)
                 if phase.kind != "mask":
                     continue
-                usable = accuracy >= base_val - config.accuracy_window
+                usable = accuracy >= reference - config.accuracy_window
                 alpha = alpha * config.alpha_growth if usable else alpha / config.alpha_growth
                 if config.early_stop_patience:
                     if usable and retention < best_retention - config.early_stop_min_delta:
@@ -269,17 +271,20 @@ class _Search:
         finally:
             self.gate.detach()
         search_seconds = time.perf_counter() - started
-        chosen = select_epoch(history, base_val, config.selection, config.tolerance)
-        chosen, refit_accuracy = self._refit_select(history, snapshots, chosen, base_val)
-        return self._result(history, snapshots, chosen, base_val, refit_accuracy,
-                            setup_seconds, search_seconds, time.perf_counter() - started)
+        chosen = select_epoch(history, reference, config.selection, config.tolerance)
+        chosen, refit_accuracy = self._refit_select(history, snapshots, chosen, reference)
+        result = self._result(history, snapshots, chosen, base_val, refit_accuracy,
+                              setup_seconds, search_seconds, time.perf_counter() - started)
+        result.metrics.update({"val_reference_accuracy": round(reference, 5),
+                               "reference": "search" if reference > base_val else "base_model"})
+        return result
 
     def _heads(self, tensors: dict[str, torch.Tensor]) -> ModuleHeads:
         heads = ModuleHeads(self.n, self.config.head_hidden).to(self.device)
         heads.load_state_dict({k: v.to(self.device) for k, v in tensors.items()})
         return heads
 
-    def _refit_select(self, history, snapshots, chosen: int, base_val: float) -> tuple[int, float | None]:
+    def _refit_select(self, history, snapshots, chosen: int, reference: float) -> tuple[int, float | None]:
         """The fewest-kernel epoch whose refitted heads are within tolerance on the held-out images.
 
         Held-out accuracy falls as kernels go, so a bisection over the candidates (fewest kernels first)
@@ -290,8 +295,8 @@ class _Search:
         if not config.refit_head_epochs or config.selection != "tolerance":
             return chosen, None
         self.ctx.report(1.0, "select", "refitting heads of the candidate epochs")
-        floor = base_val - config.tolerance - 1e-9
-        candidates = refit_candidates(history, base_val, config.accuracy_window, history[chosen]["retention"])
+        floor = reference - config.tolerance - 1e-9
+        candidates = refit_candidates(history, reference, config.accuracy_window, history[chosen]["retention"])
         found: tuple[int, float] | None = None  # each pass lies below the previous one: fewer kernels
         low, high, tries = 0, len(candidates), 0
         self.gate.attach()
@@ -357,7 +362,7 @@ class _Search:
         return DecompositionResult(
             method=GradSplitter.name, config=self.config.to_dict(), class_names=self.class_names,
             group_roots=[g.root for g in self.graph.groups], group_sizes=[g.size for g in self.graph.groups],
-            masks=snapshot.masks, heads=head_tensors, history=history, selected_epoch=chosen, metrics=metrics)
+            masks=snapshot.masks, scoring="head", scoring_tensors=head_tensors, history=history, selected_epoch=chosen, metrics=metrics)
 
 
 def _channels_last(images: torch.Tensor) -> torch.Tensor:

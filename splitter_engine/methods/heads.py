@@ -1,4 +1,5 @@
-"""The N module heads, Linear(N,10)-ReLU-Linear(10,1)-sigmoid over ReLU(logits), stored batched."""
+"""GradSplitter's N module heads, Linear(N,10)-ReLU-Linear(10,1)-sigmoid over ReLU(logits), trained batched
+(the ``head`` scoring kind of splitter_engine.scoring)."""
 from __future__ import annotations
 
 import math
@@ -6,7 +7,9 @@ import math
 import torch
 import torch.nn as nn
 
-HEAD_TENSORS = ("w1", "b1", "w2", "b2")
+from splitter_engine.scoring import KINDS
+
+HEAD_TENSORS = KINDS["head"].tensor_names
 
 
 class ModuleHeads(nn.Module):
@@ -30,15 +33,3 @@ class ModuleHeads(nn.Module):
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, name).detach().cpu().clone() for name in HEAD_TENSORS}
-
-
-def head_network(tensors: dict[str, torch.Tensor], class_index: int) -> nn.Sequential:
-    """One class's head as a plain nn.Sequential (sigmoid applied by the caller)."""
-    w1, b1, w2, b2 = (tensors[name][class_index] for name in HEAD_TENSORS)
-    head = nn.Sequential(nn.Linear(w1.shape[1], w1.shape[0]), nn.ReLU(), nn.Linear(w2.shape[1], 1))
-    with torch.no_grad():
-        head[0].weight.copy_(w1)
-        head[0].bias.copy_(b1)
-        head[2].weight.copy_(w2)
-        head[2].bias.copy_(b2)
-    return head

@@ -1,7 +1,9 @@
-"""What a decomposition produces: per class the keep-mask per channel group and the head, history, metrics.
+"""What a decomposition produces: per class the keep-mask per channel group, how its module scores its
+class (the scoring kind and that kind's tensors), history and metrics.
 
 Stored without pickles: ``to_state()`` gives a JSON-ready dict and a flat dict of tensors (for
-safetensors); ``from_state()`` reverses it.
+safetensors); ``from_state()`` reverses it, and still reads results stored before scoring kinds
+(``decomposition/v1``: GradSplitter's heads).
 """
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from splitter_engine.methods.heads import HEAD_TENSORS
 from splitter_engine.runtime import EngineError
+from splitter_engine.scoring import ScoringKind, scoring_kind
 
-STATE_FORMAT = "decomposition/v1"
+STATE_FORMAT = "decomposition/v2"
+_V1_FORMAT = "decomposition/v1"
 
 
 @dataclass
@@ -23,10 +26,18 @@ class DecompositionResult:
     group_roots: list[str]  # root conv of each channel group, in mask order
     group_sizes: list[int]
     masks: torch.Tensor  # N x total_slots, bool: the selected epoch's keep-masks
-    heads: dict[str, torch.Tensor]  # batched head tensors w1, b1, w2, b2 (first dim = class)
+    scoring: str  # the modules' scoring kind (splitter_engine.scoring)
+    scoring_tensors: dict[str, torch.Tensor] = field(default_factory=dict)  # that kind's tensors, first dim = class
     history: list[dict] = field(default_factory=list)
     selected_epoch: int = -1
     metrics: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.kind.check(self.scoring_tensors, self.num_classes)
+
+    @property
+    def kind(self) -> ScoringKind:
+        return scoring_kind(self.scoring)
 
     @property
     def num_classes(self) -> int:
@@ -40,22 +51,25 @@ class DecompositionResult:
         return [mask.nonzero().flatten().tolist() for mask in self.keep_masks(class_index)]
 
     def to_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        meta = {"format": STATE_FORMAT, "method": self.method, "config": self.config,
+        meta = {"format": STATE_FORMAT, "method": self.method, "scoring": self.scoring, "config": self.config,
                 "class_names": list(self.class_names), "group_roots": list(self.group_roots),
                 "group_sizes": [int(s) for s in self.group_sizes], "history": self.history,
                 "selected_epoch": int(self.selected_epoch), "metrics": self.metrics}
         tensors = {"masks": self.masks.to(torch.uint8).contiguous()}
-        tensors.update({f"heads.{name}": self.heads[name].contiguous() for name in HEAD_TENSORS})
+        tensors.update({f"scoring.{name}": value.contiguous() for name, value in self.scoring_tensors.items()})
         return meta, tensors
 
     @classmethod
     def from_state(cls, meta: dict, tensors: dict[str, torch.Tensor]) -> "DecompositionResult":
-        if meta.get("format") != STATE_FORMAT:
-            raise EngineError(f"not a decomposition state (format {meta.get('format')!r}, expected {STATE_FORMAT!r})")
+        fmt = meta.get("format")
+        if fmt not in (STATE_FORMAT, _V1_FORMAT):
+            raise EngineError(f"not a decomposition state (format {fmt!r}, expected {STATE_FORMAT!r})")
+        prefix, scoring = ("heads.", "head") if fmt == _V1_FORMAT else ("scoring.", meta.get("scoring"))
         try:
             return cls(method=meta["method"], config=dict(meta["config"]), class_names=list(meta["class_names"]),
                        group_roots=list(meta["group_roots"]), group_sizes=[int(s) for s in meta["group_sizes"]],
-                       masks=tensors["masks"].bool(), heads={n: tensors[f"heads.{n}"].float() for n in HEAD_TENSORS},
+                       masks=tensors["masks"].bool(), scoring=scoring,
+                       scoring_tensors={k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)},
                        history=list(meta.get("history", [])), selected_epoch=int(meta["selected_epoch"]),
                        metrics=dict(meta.get("metrics", {})))
         except KeyError as exc:

@@ -120,7 +120,7 @@ def test_result_round_trips_through_json_and_tensors(decomposition):
     import json
     again = DecompositionResult.from_state(json.loads(json.dumps(meta)), tensors)
     assert torch.equal(again.masks, result.masks) and again.history == result.history
-    assert all(torch.equal(again.heads[k], result.heads[k]) for k in result.heads)
+    assert all(torch.equal(again.scoring_tensors[k], result.scoring_tensors[k]) for k in result.scoring_tensors)
     assert all(t.dtype in (torch.uint8, torch.float32) for t in tensors.values())
 
 
@@ -155,10 +155,10 @@ def test_same_seed_gives_the_same_masks_on_cpu():
     first = get_decomposer("gradsplitter").decompose(model, data, config, RunContext())
     second = get_decomposer("gradsplitter").decompose(model, data, config, RunContext())
     assert torch.equal(first.masks, second.masks)
-    assert all(torch.equal(first.heads[k], second.heads[k]) for k in first.heads)
+    assert all(torch.equal(first.scoring_tensors[k], second.scoring_tensors[k]) for k in first.scoring_tensors)
     other = get_decomposer("gradsplitter").decompose(model, data, GradSplitterConfig.preset(
         "fast", cycles=1, warmup_head_epochs=1, refit_head_epochs=0, seed=6), RunContext())
-    assert not all(torch.equal(first.heads[k], other.heads[k]) for k in first.heads)
+    assert not all(torch.equal(first.scoring_tensors[k], other.scoring_tensors[k]) for k in first.scoring_tensors)
 
 
 def test_modules_per_pass_changes_speed_not_scores_or_gradients():

@@ -49,8 +49,7 @@ def _model_with_modules(owner, dataset, name, source=(), visibility="public", in
         owner=owner, job=job, model=row, dataset=dataset, result_meta=meta, result_weights=b"masks",
         params={"method": "gradsplitter", "preset": "test-activation", "config": {"masks": "activation, hand-made"},
                 "seed": 0, "visibility": visibility},
-        modules=[{"class_index": m.class_index, "class_name": m.class_name, "spec": m.spec,
-                  "weights": state_dict_to_safetensors(m.state_dict), **m.metrics()} for m in modules])
+        modules=[{**m.record(), "weights": state_dict_to_safetensors(m.state_dict)} for m in modules])
     return row, {m.class_name: m for m in decomposition.modules.all()}
 
 

@@ -28,6 +28,7 @@ def test_decomposition_writes_a_row_and_one_standalone_module_per_class(user, sm
     assert [m.class_name for m in modules] == small_model.class_names
     for module in modules:
         assert module.kept_kernels < module.total_kernels and module.params_fraction < 1
+        assert module.scoring == "head" == json.loads(blobs.read_bytes(module.spec))["scoring"]["kind"]
     # A module's files alone rebuild it, and it scores its own class highest on its class's images.
     module = modules[4]
     network = load_module(json.loads(blobs.read_bytes(module.spec)), load_safetensors(blobs.read_bytes(module.weights)))
@@ -60,3 +61,9 @@ def test_a_cancelled_decomposition_writes_nothing(user, small_model, drain_jobs)
 def test_bad_decomposition_requests_are_refused(user, small_model, kwargs, message):
     with pytest.raises(HubError, match=message):
         start_decomposition(owner=user, model=small_model, **kwargs)
+
+
+def test_the_registry_knows_every_scoring_kind_of_the_engine():
+    from splitter_engine.scoring import KINDS
+
+    assert set(Module.Scoring.values) == set(KINDS)

@@ -131,13 +131,17 @@ class ModuleOut(ArtifactOut):
     architecture = serializers.CharField(source="base_model.architecture", read_only=True)
     method = serializers.CharField(source="decomposition.method", read_only=True)
     kept_fraction = serializers.FloatField(read_only=True)
-    spec = FileField("spec", "module-spec", help_text="JSON: architecture and kept channels per group")
+    scoring = serializers.ChoiceField(Module.Scoring.choices, read_only=True, help_text=(
+        "how the module scores its class: 'head' (GradSplitter: sigmoid of a small head over the sliced model's "
+        "logits), 'logit' (CNNSplitter: the raw class logit), 'class_vs_rest' (concern identification: the softmax "
+        "probability of the class against one 'rest' output)"))
+    spec = FileField("spec", "module-spec", help_text="JSON: architecture, kept channels per group, scoring kind")
     weights = FileField("weights", "module-weights", help_text="the sliced weights (safetensors)")
 
     class Meta:
         model = Module
         fields = (*A, "class_index", "class_name", "base_model", "decomposition", "dataset", "architecture",
-                  "method", "kept_kernels", "total_kernels", "kept_fraction", "params", "flops",
+                  "method", "scoring", "kept_kernels", "total_kernels", "kept_fraction", "params", "flops",
                   "params_fraction", "flops_fraction", "precision", "recall", "f1", "spec", "weights")
 
     @extend_schema_field(RefOut(allow_null=True))
