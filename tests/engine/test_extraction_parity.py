@@ -9,10 +9,11 @@ from splitter_engine.channels import analyse_channels
 from splitter_engine.data import ImageDataset
 from splitter_engine.extraction import extract_modules, load_module
 from splitter_engine.gating import masked_forward
-from splitter_engine.methods.heads import ModuleHeads, head_network
+from splitter_engine.methods.heads import ModuleHeads
 from splitter_engine.methods.mask_scores import hard_masks
 from splitter_engine.methods.result import DecompositionResult
 from splitter_engine.runtime import EngineError
+from splitter_engine.scoring import class_tensors, scoring_kind
 from splitter_engine.specs import InputSpec
 
 ALL_ARCHS = [entry["name"] for entry in list_architectures()]
@@ -34,8 +35,12 @@ def random_result(graph, seed: int, keep_fraction: float = 0.4) -> Decomposition
     masks = hard_masks(scores, graph.slot_group(), len(graph.groups)).bool()
     torch.manual_seed(seed)
     return DecompositionResult("gradsplitter", {}, [f"c{i}" for i in range(N_CLASSES)],
-                               [g.root for g in graph.groups], [g.size for g in graph.groups], masks,
+                               [g.root for g in graph.groups], [g.size for g in graph.groups], masks, "head",
                                ModuleHeads(N_CLASSES).tensors())
+
+
+def head_scorer(tensors):
+    return scoring_kind("head").scorer(0, tensors, {"hidden": tensors["w1"].shape[0]}, N_CLASSES)
 
 
 @pytest.mark.parametrize("name", ALL_ARCHS)
@@ -49,9 +54,8 @@ def test_sliced_module_matches_masked_model_and_is_smaller(name):
     x = data.tensors("test")[0][:4]
     for module in modules:
         reference_logits = masked_forward(model, graph, x, result.masks[module.class_index].float())
-        head = head_network(result.heads, module.class_index)
         with torch.no_grad():
-            reference = torch.sigmoid(head(torch.relu(reference_logits))).squeeze(-1)
+            reference = head_scorer(class_tensors(result.scoring_tensors, module.class_index))(reference_logits)
             reloaded = load_module(module.spec, module.state_dict)
             got = reloaded(x)
         assert (got - reference).abs().max().item() <= 1e-5
