@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.base_models import train_base  # noqa: E402
 from splitter_engine.architectures import ArchSpec, build_model  # noqa: E402
-from splitter_engine.data import load_builtin  # noqa: E402
+from splitter_engine.data import ImageDataset, load_builtin  # noqa: E402
+from splitter_engine.data.read import read_dataset  # noqa: E402
 from splitter_engine.extraction import extract_modules  # noqa: E402
 from splitter_engine.gating import ChannelGate  # noqa: E402
 from splitter_engine.methods import GradSplitterConfig, get_decomposer  # noqa: E402
@@ -170,15 +171,24 @@ def run_one(name: str, width: float, train_epochs: int, preset: str, data, timin
     }
 
 
+def bench_data(source: str) -> ImageDataset:
+    if Path(source).suffix in (".npz", ".zip", ".gz"):
+        return read_dataset(Path(source), name=Path(source).name.split(".")[0])
+    return load_builtin(source)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="narrow models, fast preset only")
     parser.add_argument("--models", help="comma-separated subset, e.g. simcnn,resnet18")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1, help="the search's seed (the base models keep theirs)")
+    parser.add_argument("--data", default="digits-32",
+                        help="a built-in data set, or an upload's path (.npz, image .zip, CIFAR .tar.gz), e.g. the "
+                             "shapes-32.npz bench/make_shapes.py writes: a data set nothing was tuned on")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = load_builtin("digits-32")
+    data = bench_data(args.data)
     plan = QUICK_MODELS if args.quick else FULL_MODELS
     presets = ("fast",) if args.quick else ("fast", "paper")
     if args.models:
@@ -192,7 +202,7 @@ def main(argv=None) -> int:
                           seed=args.seed)
             runs.append(row)
             print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
-    summary = {"bench": "decompose", "quick": args.quick, "dataset": "digits-32", "threads": args.threads,
+    summary = {"bench": "decompose", "quick": args.quick, "dataset": data.name, "threads": args.threads,
                "seed": args.seed,
                "seconds": round(time.perf_counter() - started, 1), "runs": runs,
                "targets_met": all(r["accuracy_loss"] <= 0.01 and r["mean_retention"] <= 0.40 for r in runs)}
