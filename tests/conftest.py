@@ -79,3 +79,20 @@ def small_model(user, drain_jobs, small_digits16_weights):
     job.refresh_from_db()
     assert job.status == "succeeded", job.error
     return BaseModel.objects.get(pk=job.result["model"])
+
+
+# `slow`: a test that trains a model or runs a decomposition. Files mark their own tests (`pytestmark` where
+# every test trains); the two cases below are marked here.
+TRAINING_FIXTURES = {"small_digits16_weights", "small_model"}  # train once per session, on first use
+# The training fixtures of files that cannot carry their own marks yet (being rewritten, #14): move the mark
+# into these files once that lands.
+TRAINING_FIXTURES_IN = {"test_composition.py": {"source"}, "test_composition_calibration.py": {"two_models"},
+                        "test_patching.py": {"weak", "strong"}}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if uses & (TRAINING_FIXTURES | TRAINING_FIXTURES_IN.get(item.path.name, set())):
+            item.add_marker(pytest.mark.slow)

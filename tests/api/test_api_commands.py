@@ -34,6 +34,7 @@ def finished(client, job_id):
     return job
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_journey_import_upload_evaluate_train(alice_write, drain_jobs):
     response = alice_write.post("/api/datasets/import/", {"builtin": "digits-16"}, format="json")

@@ -13,6 +13,7 @@ from modules_registry.models import BaseModel, Build, Evaluation
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1500)  # minutes on a 2-core machine; the jobs dominate
 def test_journey(page, live_server, worker, shoot, tmp_path):
     get_user_model().objects.create_user(username="alice", password="alice-password-1")

@@ -48,6 +48,7 @@ def decomposed(kind: str):
     return model, spec, names, result, extract_modules(model, spec, result, digits())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_a_module_equals_the_masked_model_scored_by_its_kind(kind):
     model, spec, names, result, modules = decomposed(kind)
@@ -68,6 +69,7 @@ def test_a_module_equals_the_masked_model_scored_by_its_kind(kind):
         assert module.precision > 0 and module.recall > 0  # it tells its class from the rest
 
 
+@pytest.mark.slow
 def test_each_kind_keeps_only_what_it_needs():
     head = decomposed("head")[4][0].state_dict
     logit = decomposed("logit")[4][0].state_dict
@@ -78,6 +80,7 @@ def test_each_kind_keeps_only_what_it_needs():
     assert logit[output].shape[0] == 1 and vs_rest[output].shape[0] == 2 and head[output].shape[0] == 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["ensemble", "fused"])
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_builds_of_every_kind_export_with_onnx_parity(kind, strategy):
@@ -97,6 +100,7 @@ def test_builds_of_every_kind_export_with_onnx_parity(kind, strategy):
             assert torch.equal(built.model(x), torch.stack([by_name[c].network(x) for c in PICK], 1))
 
 
+@pytest.mark.slow
 def test_a_calibrated_build_mixing_kinds_runs():
     model, spec, names, _, heads = decomposed("head")
     logits = decomposed("logit")[4]
@@ -136,6 +140,7 @@ def test_a_stored_v1_decomposition_reads_as_head_scoring_and_extracts_the_same_m
     assert DecompositionResult.from_state(meta_v2, tensors_v2).scoring == "head"
 
 
+@pytest.mark.slow
 def test_a_v1_module_composes_beside_v2_modules():
     spec, weights = v1_module()
     from splitter_engine.composition import ChosenModule

@@ -27,6 +27,7 @@ def small_cnn(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
                          nn.Flatten(), nn.Linear(32 * 4 * 4, num_classes))
 
 
+@pytest.mark.slow
 def test_short_real_training_run_on_digits16_is_accurate(digits16):
     reports = []
     ctx = RunContext(progress=lambda f, stage, msg, metrics: reports.append((f, stage, msg, metrics)))
@@ -55,6 +56,7 @@ def test_short_real_training_run_on_digits16_is_accurate(digits16):
     assert result.to_dict()["history"][0]["epoch"] == 1 and "train_indices" not in result.to_dict()
 
 
+@pytest.mark.slow
 def test_registry_architecture_trains_on_a_class_subset_with_k_outputs(digits16):
     config = TrainConfig(epochs=1, batch_size=16, lr=5e-3, classes=("8", "3", "5"), seed=1)
     indices, names = training_classes(digits16, config)
@@ -71,6 +73,7 @@ def test_registry_architecture_trains_on_a_class_subset_with_k_outputs(digits16)
     assert report.accuracy > 0.6  # chance is 1/3
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_on_cpu_with_the_same_seed(digits16):
     def run(seed):
         torch.manual_seed(123)  # same initial weights; the config seed drives data order and augmentation
@@ -101,6 +104,7 @@ def test_dirichlet_skew_really_skews_the_class_counts(digits16):
     assert sum(near_even) == round(0.5 * len(digits16.splits["train"]))
 
 
+@pytest.mark.slow
 def test_cancellation_stops_training_between_batches(digits16):
     calls = {"n": 0}
 
@@ -136,6 +140,7 @@ def test_augment_crops_within_padding_and_flips_only_when_asked():
     assert 20 <= flipped_seen <= 80
 
 
+@pytest.mark.slow
 def test_lr_schedules_and_last_epoch_selection(digits16):
     small = dict(batch_size=32, subsample=0.1, seed=0, lr=0.1, optimizer="sgd")
     cosine = train_model(small_cnn(), digits16, TrainConfig(epochs=4, lr_schedule="cosine", select="last", **small))
@@ -170,6 +175,7 @@ def test_config_round_trip_and_validation(digits16):
         select_subset(digits16, TrainConfig(classes=("1", "ten")))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_training_uses_mixed_precision_and_learns(digits16):
     torch.manual_seed(0)

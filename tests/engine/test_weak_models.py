@@ -1,6 +1,7 @@
 """A weak base model: selection measures against what the search reached, and weak modules are named."""
 import dataclasses
 
+import pytest
 import torch
 
 from composition_support import activation_decomposition, digits, trained
@@ -27,6 +28,7 @@ def test_tolerance_is_measured_from_the_better_of_base_model_and_search():
     assert refit_candidates(HISTORY, 0.962, 0.05, below_retention=0.55) == [2]
 
 
+@pytest.mark.slow
 def test_modules_far_below_the_base_models_class_f1_are_named():
     model, spec, names = trained()
     data = digits()

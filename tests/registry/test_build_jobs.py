@@ -19,7 +19,7 @@ from splitter_engine.profile import model_size
 from splitter_engine.weights import state_dict_to_safetensors
 from composition_support import decomposed, digits
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]  # every test trains (composition_support)
 
 
 def _dataset(owner):

@@ -31,6 +31,7 @@ def wait_for(predicate, timeout=120.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_training_job_succeeds_and_registers_a_model_with_lineage(user, digits16, drain_jobs):
     job = start_training(owner=user, dataset=digits16, name="small", config={"epochs": 3, "lr": 3e-3}, **NARROW)
@@ -64,6 +65,7 @@ def test_a_failing_job_records_a_readable_error_and_writes_nothing(user, digits1
     assert BaseModel.objects.count() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_cancel_stops_a_running_job_between_steps(user, digits16, isolated_media):
     job = start_training(owner=user, dataset=digits16, name="long", config={"epochs": 200}, **NARROW)
@@ -91,6 +93,7 @@ def test_cancel_is_for_the_owner_only(user, other_user, digits16):
     assert refused.value.code == "permission_denied"  # was forbidden; a 403 through the API
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_job_whose_worker_died_is_marked_failed_by_the_next_worker(user, digits16, isolated_media, settings,
                                                                      drain_jobs):
