@@ -27,9 +27,11 @@ run: demo
 	$(PY) manage.py collectstatic --noinput -v 0
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash scripts/run_hub.sh
 
+# The whole suite on SQLite, then the registry, job-queue and API tests on PostgreSQL (scripts/test_postgres.sh).
 test: $(STAMP)
 	bash scripts/ensure_test_deps.sh
 	$(PY) -m pytest
+	PY=$(PY) bash scripts/test_postgres.sh
 
 bench-quick: $(STAMP)
 	$(PY) bench/decompose.py --quick

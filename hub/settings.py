@@ -93,6 +93,8 @@ TEMPLATES = [
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    # One test database per test process, so that two runs on one server never share (or drop) each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_hub_{os.getpid()}"}
 else:
     DATABASES = {
         "default": {

@@ -11,10 +11,17 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def database_env() -> dict[str, str]:
+    """What points another process at this test run's database (SQLite file or PostgreSQL test database)."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return {"HUB_SQLITE_PATH": str(db["NAME"])}
+    return {"DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+
+
 def start_worker(media: Path, *, stdout=subprocess.DEVNULL, stderr=None, worker_id: str | None = None,
                  **env: str) -> subprocess.Popen:
-    environment = {**os.environ, "HUB_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"]),
-                   "HUB_MEDIA_ROOT": str(media), **env}
+    environment = {**os.environ, **database_env(), "HUB_MEDIA_ROOT": str(media), **env}
     command = [sys.executable, "manage.py", "db_worker", "--queue-name", "default,gpu", "--no-reload",
                "--no-startup-delay", "--interval", "0.2", "-v", "0"]
     if worker_id:

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import IntegrityError
 
 from modules_registry import blobs
 from modules_registry.models import Blob
+from worker_process import database_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,8 +88,7 @@ blobs.store(slow())
 
 @pytest.mark.django_db(transaction=True)
 def test_a_writer_killed_mid_write_leaves_no_row_and_no_final_file(isolated_media):
-    env = {**os.environ, "HUB_MEDIA_ROOT": str(isolated_media),
-           "HUB_SQLITE_PATH": str(settings.DATABASES["default"]["NAME"])}
+    env = {**os.environ, "HUB_MEDIA_ROOT": str(isolated_media), **database_env()}
     writer = subprocess.Popen([sys.executable, "-c", WRITER], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "writing"
