@@ -97,6 +97,7 @@ def test_a_writer_killed_mid_write_leaves_no_row_and_no_final_file(isolated_medi
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=30)
+        writer.stdout.close()
     assert Blob.objects.count() == 0
     assert not (isolated_media / "blobs" / "sha256").exists()
     # The partial temporary file is swept by the next worker start.

@@ -118,12 +118,9 @@ def test_wrong_width_names_the_mismatched_keys(user, drain_jobs):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_onnx_upload_is_stored_but_not_decomposable(user, drain_jobs, tmp_path):
-    model = build_model(ArchSpec("simcnn", 10, 1, {"width": 0.125})).eval()
-    path = tmp_path / "m.onnx"
-    torch.onnx.export(model, (torch.zeros(1, 1, 16, 16),), str(path), dynamo=False, input_names=["input"],
-                      output_names=["logits"])
-    job = upload(user, "onnx", "m.onnx", path.read_bytes(), architecture="", arch_kwargs={})
+def test_onnx_upload_is_stored_but_not_decomposable(user, drain_jobs):
+    from factories import tiny_onnx
+    job = upload(user, "onnx", "m.onnx", tiny_onnx(1, 16, 16, 10), architecture="", arch_kwargs={})
     drain_jobs()
     job.refresh_from_db()
     assert job.status == "succeeded", job.error
