@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 import traceback
@@ -123,16 +124,89 @@ def running(job_id: int, worker_id: str = "") -> Iterator[tuple[Job, RunContext]
         append_log(job_id, f"failed: {exc}")
         _finish(job_id, Job.Status.FAILED, error=str(exc), message=str(exc))
     except Exception as exc:
-        log.exception("job %s crashed", job_id)
-        append_log(job_id, traceback.format_exc())
-        _finish(job_id, Job.Status.FAILED, error=f"internal error ({type(exc).__name__}): {exc}",
-                message="the job crashed; the log has the details")
+        if is_out_of_memory(exc):
+            message = (f"the job ran out of memory ({type(exc).__name__}: {str(exc)[:200]}); a worker may use "
+                       f"{memory_cap_text()}: choose a smaller network, batch or data set")
+            log.warning("job %s: %s", job_id, message)
+            append_log(job_id, f"failed: {message}")
+            _finish(job_id, Job.Status.FAILED, error=message, message="out of memory")
+        else:
+            log.exception("job %s crashed", job_id)
+            append_log(job_id, traceback.format_exc())
+            _finish(job_id, Job.Status.FAILED, error=f"internal error ({type(exc).__name__}): {exc}",
+                    message="the job crashed; the log has the details")
     else:
         append_log(job_id, "succeeded")
         _finish(job_id, Job.Status.SUCCEEDED, progress=1.0, stage="done")
     finally:
         heartbeat.stopped.set()
         heartbeat.join(timeout=5)
+
+
+# --- Memory: the worker's cap ----------------------------------------------------------------------------------
+# A job the door's estimate let through can still grow past what the machine has; without a cap the kernel kills
+# the whole worker (and its job stays `running` until the heartbeat times out). Under RLIMIT_DATA an allocation
+# past the cap fails instead: PyTorch raises "can't allocate memory", NumPy a MemoryError, and the job fails
+# with a message while the worker lives on.
+
+
+def physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def worker_memory_cap(queue_names) -> int:
+    """Bytes of data memory a worker serving ``queue_names`` may use (0: no cap).
+
+    HUB_WORKER_MEMORY_BYTES when set (0 turns the cap off). Unset, a CPU worker is capped at 80 % of the
+    machine's memory; a worker that serves the ``gpu`` queue is not capped (the CUDA driver maps large writable
+    regions of host memory of its own): set HUB_WORKER_MEMORY_BYTES for it explicitly.
+    """
+    configured = getattr(settings, "HUB_WORKER_MEMORY_BYTES", None)
+    if configured is not None:
+        return max(int(configured), 0)
+    if {"gpu", "*"} & set(queue_names):
+        return 0
+    return int(physical_memory() * 0.8)
+
+
+def apply_memory_cap(limit: int) -> bool:
+    """Cap this process's data memory (RLIMIT_DATA) at ``limit`` bytes; False where it cannot be set."""
+    if limit <= 0:
+        return False
+    try:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    except (ImportError, ValueError, OSError) as exc:
+        log.warning("could not cap the worker's memory at %s bytes: %s", limit, exc)
+        return False
+    return True
+
+
+def memory_cap_text() -> str:
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    except (ImportError, ValueError, OSError):
+        return "what the machine has"
+    if soft == resource.RLIM_INFINITY:
+        return "what the machine has"
+    return f"{soft / 1024**3:.1f} GB (HUB_WORKER_MEMORY_BYTES)"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation that failed (host or GPU memory)."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
 
 
 def recover_stale_jobs(timeout_seconds: float | None = None) -> int:

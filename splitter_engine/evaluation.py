@@ -82,9 +82,15 @@ def normalise_batch(images_uint8: torch.Tensor, spec: InputSpec, device: torch.d
 
 
 @torch.no_grad()
-def run_batched(fn, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """``fn`` applied to ``x`` in batches of ``batch_size``, outputs concatenated (no gradients)."""
-    return torch.cat([fn(x[s:s + batch_size]) for s in range(0, len(x), batch_size)]) if len(x) else torch.empty(0)
+def run_batched(fn, x: torch.Tensor, batch_size: int = 256, check=None) -> torch.Tensor:
+    """``fn`` applied to ``x`` in batches of ``batch_size``, outputs concatenated (no gradients); ``check`` (e.g.
+    ``ctx.check_cancelled``) is called before each batch."""
+    outputs = []
+    for start in range(0, len(x), batch_size):
+        if check is not None:
+            check()
+        outputs.append(fn(x[start:start + batch_size]))
+    return torch.cat(outputs) if outputs else torch.empty(0)
 
 
 @torch.no_grad()

@@ -136,7 +136,7 @@ def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: Decomposition
     _check_same_groups(graph, result.group_roots, result.group_sizes)
     x_test, y_test = data.tensors("test")
     x_val, y_val = data.tensors("val") if len(data.splits.get("val", ())) else data.tensors("train")
-    base_predictions = run_batched(base, x_test).argmax(1)
+    base_predictions = run_batched(base, x_test, check=ctx.check_cancelled).argmax(1)
     kind = result.kind
     modules = []
     for i in range(result.num_classes):
@@ -151,8 +151,9 @@ def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: Decomposition
             p.requires_grad_(False)
         params, flops = count_params_and_flops(network, input_shape)
         kept_kernels = int(graph.kept_kernels(result.masks[i].float()).item())
-        threshold = round(best_threshold(run_batched(network, x_val), y_val, i), 6)
-        precision, recall, f1 = binary_metrics(run_batched(network, x_test), y_test, i, threshold)
+        threshold = round(best_threshold(run_batched(network, x_val, check=ctx.check_cancelled), y_val, i), 6)
+        precision, recall, f1 = binary_metrics(run_batched(network, x_test, check=ctx.check_cancelled), y_test, i,
+                                                threshold)
         spec = {"format": MODULE_FORMAT, "arch": arch_spec.to_dict(), "input": data.spec.to_dict(),
                 "class_index": i, "class_name": result.class_names[i], "class_names": list(result.class_names),
                 "method": result.method, "scoring": {"kind": kind.name, **facts},

@@ -29,6 +29,17 @@ class InputSpec:
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
 
+    def check_limits(self) -> "InputSpec":
+        """This spec when its size is within the hub's bounds (``splitter_engine.bounds``: at most MAX_CHANNELS
+        channels and MAX_IMAGE_SIDE pixels a side); else a ConfigError naming the field. Stored specs are not
+        checked again when loaded: this is the door's check."""
+        from splitter_engine.bounds import MAX_CHANNELS, MAX_IMAGE_SIDE, integer
+
+        integer("input_spec", "channels", self.channels, 1, MAX_CHANNELS)
+        integer("input_spec", "height", self.height, 1, MAX_IMAGE_SIDE)
+        integer("input_spec", "width", self.width, 1, MAX_IMAGE_SIDE)
+        return self
+
     @property
     def shape(self) -> tuple[int, int, int]:
         return (self.channels, self.height, self.width)

@@ -7,7 +7,6 @@ are the model's outputs in order.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
@@ -17,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from splitter_engine.bounds import MAX_BATCH, MAX_EPOCHS, MAX_SEED, ConfigError, integer, number, typed
 from splitter_engine.data.dataset import ImageDataset
 from splitter_engine.evaluation import normalise_batch, predict_logits
 from splitter_engine.runtime import EngineError, RunContext, seed_everything
@@ -49,48 +49,54 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+        what = "training config"
+        # Sizes and counts first (splitter_engine.bounds): each is an int in its range, never "2" or 1.5.
+        integer(what, "epochs", self.epochs, 1, MAX_EPOCHS)
+        integer(what, "batch_size", self.batch_size, 2, MAX_BATCH)
+        integer(what, "seed", self.seed, 0, MAX_SEED)
+        integer(what, "step_epochs", self.step_epochs, 0, MAX_EPOCHS)
+        integer(what, "crop_padding", self.crop_padding, 0, 256)
+        for name in ("lr", "momentum", "weight_decay", "step_gamma", "dirichlet_alpha", "subsample"):
+            number(what, name, getattr(self, name), -1e9, 1e9)
         checks = [
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.batch_size >= 2, "batch_size must be at least 2"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
-            (self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number"),
-            (0 <= self.momentum < 1, "momentum must lie in [0, 1)"),
-            (self.weight_decay >= 0, "weight_decay must not be negative"),
-            (self.lr_schedule in SCHEDULES, f"lr_schedule must be one of {SCHEDULES}"),
-            (self.step_epochs >= 0 and 0 < self.step_gamma <= 1, "step_epochs >= 0 and 0 < step_gamma <= 1"),
-            (self.augmentation in AUGMENTATIONS, f"augmentation must be one of {AUGMENTATIONS}"),
-            (self.crop_padding >= 0, "crop_padding must not be negative"),
-            (len(set(self.classes)) == len(self.classes), "classes must not repeat"),
-            (not self.classes or len(self.classes) >= 2, "a class subset needs at least 2 classes"),
-            (self.dirichlet_alpha >= 0, "dirichlet_alpha must not be negative (0 turns skew off)"),
-            (0 < self.subsample <= 1, "subsample must lie in (0, 1]"),
-            (self.select in SELECTIONS, f"select must be one of {SELECTIONS}"),
+            ("optimizer", self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
+            ("lr", self.lr > 0, "lr must be a positive number"),
+            ("momentum", 0 <= self.momentum < 1, "momentum must lie in [0, 1)"),
+            ("weight_decay", self.weight_decay >= 0, "weight_decay must not be negative"),
+            ("lr_schedule", self.lr_schedule in SCHEDULES, f"lr_schedule must be one of {SCHEDULES}"),
+            ("step_gamma", 0 < self.step_gamma <= 1, "step_epochs >= 0 and 0 < step_gamma <= 1"),
+            ("augmentation", self.augmentation in AUGMENTATIONS, f"augmentation must be one of {AUGMENTATIONS}"),
+            ("classes", len(set(self.classes)) == len(self.classes), "classes must not repeat"),
+            ("classes", not self.classes or len(self.classes) >= 2, "a class subset needs at least 2 classes"),
+            ("dirichlet_alpha", self.dirichlet_alpha >= 0, "dirichlet_alpha must not be negative (0 turns skew off)"),
+            ("subsample", 0 < self.subsample <= 1, "subsample must lie in (0, 1]"),
+            ("select", self.select in SELECTIONS, f"select must be one of {SELECTIONS}"),
         ]
-        for ok, message in checks:
+        for name, ok, message in checks:
             if not ok:
-                raise EngineError(f"training config: {message}")
+                raise ConfigError(f"{what}: {message}", setting=name)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "classes": list(self.classes)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
+        """A config from JSON: each value must have its option's type (``epochs`` an integer, ``lr`` a number,
+        ``optimizer`` a string); nothing is converted, so "2" and 1.5 epochs are refused, not run as 2 or 1."""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise EngineError(f"training config: unknown option(s) {unknown}; known: {sorted(known)}")
+            raise ConfigError(f"training config: unknown option(s) {unknown}; known: {sorted(known)}")
         values = {}
         for key, value in data.items():
-            default = known[key].default
-            try:
-                if key == "classes":
-                    values[key] = tuple(str(c) for c in (value or ()))
-                elif isinstance(default, str):
-                    values[key] = str(value)
-                else:
-                    values[key] = type(default)(value)
-            except (TypeError, ValueError) as exc:
-                raise EngineError(f"training config: {key} must be a {type(default).__name__}, got {value!r}") from exc
+            if key == "classes":
+                if not isinstance(value, (list, tuple)) or not all(isinstance(c, (str, int)) and not
+                                                                   isinstance(c, bool) for c in value):
+                    raise ConfigError(f"training config: classes must be a list of class names, got {value!r}",
+                                      setting="classes")
+                values[key] = tuple(str(c) for c in value)
+            else:
+                values[key] = typed("training config", key, known[key].default, value)
         return cls(**values)
 
 

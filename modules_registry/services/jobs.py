@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 
 from modules_registry.errors import ErrorCode, HubError
@@ -10,6 +11,25 @@ from modules_registry.models import Job
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def dataset_images(dataset) -> int:
+    """How many images a data set row holds, from its per-split class counts."""
+    counts = dataset.class_counts if isinstance(dataset.class_counts, dict) else {}
+    return int(sum(sum(c for c in split if isinstance(c, int)) for split in counts.values() if isinstance(split, list)))
+
+
+def check_job_memory(estimate, *, what: str, advice: str, field: str) -> None:
+    """Refuse (``job_too_large``) a job whose estimated memory is over HUB_JOB_MEMORY_BYTES (0: no limit)."""
+    from splitter_engine.resources import JobTooLarge, check_fits
+
+    limit = int(getattr(settings, "HUB_JOB_MEMORY_BYTES", 0) or 0)
+    try:
+        check_fits(estimate, limit, what, advice)
+    except JobTooLarge as exc:
+        raise HubError(f"{exc} (HUB_JOB_MEMORY_BYTES)", code=ErrorCode.JOB_TOO_LARGE, field=field,
+                       details={"estimated_bytes": estimate.total, "limit_bytes": limit,
+                                "estimate": estimate.to_dict()["parts"]}) from exc
 
 
 def queue_for(device: str) -> str:

@@ -8,10 +8,10 @@ from pathlib import PurePath
 from modules_registry import uploads
 from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import BaseModel, Dataset, Job
-from modules_registry.services.jobs import start_job
+from modules_registry.services.jobs import check_job_memory, dataset_images, start_job
 from modules_registry.services.validation import (check_name_free, clean_class_names, clean_input_spec, clean_name,
-                                                  clean_seed, clean_visibility)
-from splitter_engine.architectures import check_arch_kwargs, list_architectures
+                                                  clean_visibility, engine_config_error)
+from splitter_engine.architectures import ArchSpec, check_arch_kwargs, list_architectures
 from splitter_engine.onnx_upload import inspect_onnx
 from splitter_engine.runtime import EngineError
 from splitter_engine.safetensors_header import check_safetensors_header
@@ -117,14 +117,32 @@ def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arc
     try:
         train_config = TrainConfig.from_dict(config)
     except (TypeError, ValueError) as exc:  # the engine's messages start with "training config:"
-        raise HubError(str(exc), field="config") from exc
+        raise engine_config_error(exc, field="config") from exc
     if train_config.classes:
         unknown = [c for c in train_config.classes if c not in dataset.class_names]
         if unknown:
-            raise HubError(f"classes {unknown} are not in data set {dataset.name!r}", field="config")
+            raise HubError(f"classes {unknown} are not in data set {dataset.name!r}", field="config",
+                           details={"setting": "classes"})
+    _check_training_memory(dataset, architecture, arch_kwargs, train_config)
     return start_job(kind=Job.Kind.TRAIN, owner=owner, device=device, params={
         "dataset": dataset.pk, "name": name, "description": description, "architecture": architecture,
         "arch_kwargs": arch_kwargs, "config": train_config.to_dict(), "visibility": clean_visibility(visibility)})
+
+
+def _check_training_memory(dataset: Dataset, architecture: str, arch_kwargs: dict, config) -> None:
+    """Refuse a training run whose network, batch and data set cannot fit in a job's memory (a rough estimate from
+    the network built on the meta device; ``splitter_engine.resources``)."""
+    from splitter_engine.resources import footprint, training_memory
+
+    spec = dataset.input_spec
+    shape = (int(spec["channels"]), int(spec["height"]), int(spec["width"]))
+    classes = len(config.classes) or dataset.num_classes
+    fp = footprint(ArchSpec(architecture, classes, shape[0], arch_kwargs), shape)
+    estimate = training_memory(fp, batch_size=config.batch_size, eval_batch_size=256,
+                               images=dataset_images(dataset), image_values=shape[0] * shape[1] * shape[2])
+    check_job_memory(estimate, what=f"training {architecture} ({fp.params:,} parameters) with batch_size "
+                                    f"{config.batch_size}", field="arch_kwargs",
+                     advice="choose a smaller width or architecture, or a smaller batch_size")
 
 
 def start_evaluation(*, owner, model: BaseModel, dataset: Dataset | None = None, split: str = "test",

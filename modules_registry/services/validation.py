@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import Visibility
+from splitter_engine.bounds import MAX_SEED, ConfigError
 from splitter_engine.specs import InputSpec
 
 MAX_NAME = 120
@@ -49,7 +50,9 @@ def clean_input_spec(spec) -> dict:
         raise HubError("input_spec must be an object with channels, height, width (and mean, std)",
                        field="input_spec")
     try:
-        return InputSpec.from_dict(spec).to_dict()
+        return InputSpec.from_dict(spec).check_limits().to_dict()
+    except ConfigError as exc:
+        raise HubError(str(exc), field="input_spec", details={"setting": exc.setting}) from exc
     except ValueError as exc:
         raise HubError(f"input_spec: {exc}", field="input_spec") from exc
 
@@ -59,6 +62,14 @@ def clean_seed(seed) -> int:
         seed = int(seed)
     except (TypeError, ValueError):
         raise HubError("seed must be an integer", field="seed") from None
-    if not 0 <= seed < 2**31:
+    if not 0 <= seed <= MAX_SEED:
         raise HubError("seed must be between 0 and 2^31-1", field="seed")
     return seed
+
+
+def engine_config_error(exc: Exception, *, field: str, prefix: str = "") -> HubError:
+    """The HubError (400) for an engine config the engine refused: ``field`` is the request's field (``config``,
+    ``overrides``) and ``details.setting`` the setting inside it, when the engine named one
+    (``splitter_engine.bounds.ConfigError``)."""
+    setting = getattr(exc, "setting", None)
+    return HubError(f"{prefix}{exc}", field=field, details={"setting": setting} if setting else None)

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
+from splitter_engine.bounds import MAX_IMAGE_SIDE, MAX_WIDTH
 from splitter_engine.runtime import EngineError
 
 # constructor(num_classes, in_channels, **kwargs) -> nn.Module
@@ -36,6 +37,15 @@ class ArchSpec:
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
+
+
+# Ranges of the kwargs that size a network (splitter_engine.bounds): (low, high, low excluded). A kwarg without
+# one here (a flag, a name) is checked for its type only.
+KWARG_BOUNDS = {
+    "paper": {"width": (0.0, MAX_WIDTH, True), "dropout": (0.0, 0.99, False)},
+    "torchvision": {"width": (0.0, 1.0, True), "dropout": (0.0, 0.99, False),
+                    "image_size": (1, MAX_IMAGE_SIDE, False)},
+}
 
 
 def _kwarg_type(default) -> type:
@@ -68,12 +78,19 @@ class ArchEntry:
         return {**self.defaults, **kwargs}
 
     def check_types(self, kwargs: dict) -> None:
-        """Each value must have its default's type (a number for a float default)."""
+        """Each value must have its default's type (a number for a float default) and lie in its range."""
+        bounds = KWARG_BOUNDS.get(self.family, {})
         for key, value in kwargs.items():
             expected = _kwarg_type(self.defaults[key])
             if not _is_a(value, expected):
                 raise EngineError(f"architecture {self.name!r}: {key} must be {_TYPE_NAMES[expected]}, got {value!r} "
                                   f"(default {self.defaults[key]!r})")
+            if key in bounds:
+                low, high, low_open = bounds[key]
+                if not ((value > low if low_open else value >= low) and value <= high):
+                    interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+                    raise EngineError(f"architecture {self.name!r}: {key} must lie in {interval}, got {value!r} "
+                                      f"(default {self.defaults[key]!r})")
 
 
 _REGISTRY: dict[str, ArchEntry] = {}
@@ -120,5 +137,6 @@ def build_model(spec: ArchSpec) -> nn.Module:
     if spec.in_channels < 1:
         raise EngineError(f"in_channels must be positive, got {spec.in_channels}")
     kwargs: dict[str, Any] = entry.merged_kwargs(spec.kwargs)
+    entry.check_types(spec.kwargs)
     model = entry.constructor(num_classes=spec.num_classes, in_channels=spec.in_channels, **kwargs)
     return model.eval()

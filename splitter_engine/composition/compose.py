@@ -108,8 +108,8 @@ def _fused_branches(chosen, adapters, bases: dict[str, BaseSource], refit_data, 
     return branches, columns, [False] * len(columns), info
 
 
-def _accuracy_report(model_fn, x, y, names) -> dict:
-    predicted = run_batched(model_fn, x).argmax(1)
+def _accuracy_report(model_fn, x, y, names, check=None) -> dict:
+    predicted = run_batched(model_fn, x, check=check).argmax(1)
     report = metrics_from_predictions(y.numpy(), predicted.numpy(), names, split="test")
     return {"accuracy": round(report.accuracy, 5), "macro_f1": round(report.macro_f1, 5),
             "per_class": [{"class": c.name, "precision": round(c.precision, 5), "recall": round(c.recall, 5),
@@ -161,12 +161,12 @@ def compose(chosen: list[ChosenModule], options: ComposeOptions, data: ImageData
                      "sources": len({c.base_key for c in chosen}), **info,
                      "adapted_inputs": sum(1 for s in adapters if s != spec)}
     if options.calibration != "none":
-        scores = run_batched(model.scores, calib[0])
+        scores = run_batched(model.scores, calib[0], check=ctx.check_cancelled)
         model.calibration = fit_calibration(options.calibration, scores, calib[1], probability)
         metrics["calibration_samples"] = int(len(calib[1]))
     if test is not None:
         ctx.report(0.6, "evaluate", f"evaluating on {len(test[1])} test images")
-        metrics.update(_accuracy_report(model, *test, names))
+        metrics.update(_accuracy_report(model, *test, names, ctx.check_cancelled))
         metrics["test_samples"] = int(len(test[1]))
         if options.calibration != "none":
             metrics["accuracy_uncalibrated"] = _accuracy_report(model.scores, *test, names)["accuracy"]

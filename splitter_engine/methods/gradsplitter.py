@@ -106,13 +106,14 @@ class _Search:
         """The unmasked model's outputs on ``x``, in evaluation-sized batches."""
         self.gate.set_masks(None)
         with self._autocast():
-            return run_batched(self.model, x, self.config.eval_batch_size).float()
+            return run_batched(self.model, x, self.config.eval_batch_size, self.ctx.check_cancelled).float()
 
     def _initial_scores(self) -> torch.Tensor:
         slots = self.graph.total_slots
         if self.config.score_init == "ones":
             return torch.ones(self.n, slots, device=self.device)
-        means = class_activation_means(self.gate, self.x, self.y, self.n, self.config.eval_batch_size, self.device)
+        means = class_activation_means(self.gate, self.x, self.y, self.n, self.config.eval_batch_size, self.device,
+                                       check=self.ctx.check_cancelled)
         return activation_scores(means, self.graph, self.config.init_scale, self.config.init_keep).to(self.device)
 
     # -- forward passes -------------------------------------------------------------------------
@@ -141,6 +142,7 @@ class _Search:
         out = torch.empty(self.n, len(x), self.n, device=self.device)
         step = self.config.eval_batch_size
         for start in range(0, len(x), step):
+            self.ctx.check_cancelled()
             for chunk in self.module_chunks:
                 out[chunk, start:start + step] = self._logits(x[start:start + step], masks, chunk)
         return out
@@ -302,6 +304,7 @@ class _Search:
         self.gate.attach()
         try:
             while low < high and tries < config.refit_max_candidates:
+                self.ctx.check_cancelled()
                 middle = (low + high) // 2
                 accuracy = self._refit(snapshots[candidates[middle]])
                 tries += 1
@@ -324,6 +327,7 @@ class _Search:
         logits = self._all_logits(self.x, masks)
         optimiser = torch.optim.Adam(heads.parameters(), lr=self.config.head_lr)
         for _ in range(self.config.refit_head_epochs):
+            self.ctx.check_cancelled()
             self._train_heads(heads, logits, optimiser)
         accuracy, _ = self.composed_accuracy(self.x_val, self.y_val, masks, heads)
         snapshot.refit_heads = heads.tensors()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
+from splitter_engine.bounds import (MAX_BATCH, MAX_EPOCHS, MAX_EVAL_BATCH, MAX_HIDDEN, MAX_SEARCH_EPOCHS, MAX_SEED,
+                                    ConfigError, integer, number, typed)
 from splitter_engine.runtime import EngineError
 
 _CHOICES = {
@@ -12,6 +14,14 @@ _CHOICES = {
     "selection": ("best_accuracy", "tolerance"),
     "loss_on": ("sigmoid", "logit"),
     "holdout": ("split", "dataset_val"),
+}
+WHAT = "GradSplitter"
+# Closed ranges of the int settings (splitter_engine.bounds: every size and count has one).
+INT_RANGES = {
+    "seed": (0, MAX_SEED), "batch_size": (1, MAX_BATCH), "eval_batch_size": (1, MAX_EVAL_BATCH),
+    "head_hidden": (1, MAX_HIDDEN), "warmup_head_epochs": (0, MAX_EPOCHS), "cycles": (0, MAX_EPOCHS),
+    "cycle_mask_epochs": (0, MAX_EPOCHS), "cycle_head_epochs": (0, MAX_EPOCHS), "modules_per_pass": (0, 1000),
+    "early_stop_patience": (0, MAX_EPOCHS), "refit_head_epochs": (0, MAX_EPOCHS), "refit_max_candidates": (0, 100),
 }
 
 
@@ -79,29 +89,29 @@ class GradSplitterConfig:
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
-                raise EngineError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        positive = ("batch_size", "head_hidden", "eval_batch_size", "mask_lr", "head_lr", "warmup_head_lr",
-                    "alpha_growth")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise EngineError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("warmup_head_epochs", "cycles", "cycle_mask_epochs", "cycle_head_epochs",
-                     "modules_per_pass", "early_stop_patience",
-                     "refit_head_epochs", "refit_max_candidates"):
-            if getattr(self, name) < 0:
-                raise EngineError(f"{name} must not be negative, got {getattr(self, name)!r}")
-        if not 0 < self.val_fraction < 1:
-            raise EngineError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
-        if not 0 <= self.distill <= 1:
-            raise EngineError(f"distill must be between 0 and 1, got {self.distill}")
-        if not self.distill_temperature > 0:
-            raise EngineError(f"distill_temperature must be positive, got {self.distill_temperature}")
-        if not 0 < self.init_keep <= 1:
-            raise EngineError(f"init_keep must be in (0, 1], got {self.init_keep}")
-        if self.alpha < 0 or self.tolerance < 0 or self.accuracy_window < 0:
-            raise EngineError("alpha, tolerance and accuracy_window must not be negative")
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}", setting=name)
+        for name, (low, high) in INT_RANGES.items():
+            integer(WHAT, name, getattr(self, name), low, high)
+        for name in ("mask_lr", "head_lr", "warmup_head_lr", "alpha_growth", "distill_temperature"):
+            number(WHAT, name, getattr(self, name), 0, 1e6, low_open=True)
+        for name in ("alpha", "tolerance", "accuracy_window", "init_scale", "mask_lr_final", "early_stop_min_delta"):
+            number(WHAT, name, getattr(self, name), 0, 1e6)
+        number(WHAT, "val_fraction", self.val_fraction, 0, 1, low_open=True, high_open=True)
+        number(WHAT, "distill", self.distill, 0, 1)
+        number(WHAT, "init_keep", self.init_keep, 0, 1, low_open=True)
         if self.cycles * self.cycle_mask_epochs == 0:
-            raise EngineError("the search needs at least one mask epoch (cycles and cycle_mask_epochs > 0)")
+            raise ConfigError("the search needs at least one mask epoch (cycles and cycle_mask_epochs > 0)",
+                              setting="cycles")
+        planned = self.planned_epochs
+        if planned > MAX_SEARCH_EPOCHS:
+            raise ConfigError(f"{WHAT}: the search plans {planned:,} epochs (warmup_head_epochs + cycles x "
+                              f"(cycle_mask_epochs + cycle_head_epochs)), more than the limit of "
+                              f"{MAX_SEARCH_EPOCHS:,}; lower cycles or the epochs per cycle", setting="cycles")
+
+    @property
+    def planned_epochs(self) -> int:
+        """Epochs the plan holds (early stopping may end it sooner)."""
+        return self.warmup_head_epochs + self.cycles * (self.cycle_mask_epochs + self.cycle_head_epochs)
 
     @classmethod
     def preset_names(cls) -> tuple[str, ...]:
@@ -116,11 +126,8 @@ class GradSplitterConfig:
         if unknown:
             raise EngineError(f"unknown GradSplitter setting(s) {unknown}; settings are {sorted(known)}")
         base = PRESETS[name]
-        try:
-            typed = {key: type(getattr(base, key))(value) for key, value in overrides.items()}
-        except (TypeError, ValueError) as exc:
-            raise EngineError(f"bad GradSplitter setting value: {exc}") from exc
-        return replace(base, **typed)
+        checked = {key: typed(WHAT, key, getattr(base, key), value) for key, value in overrides.items()}
+        return replace(base, **checked)
 
     def to_dict(self) -> dict:
         return asdict(self)

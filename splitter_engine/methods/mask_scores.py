@@ -40,8 +40,9 @@ def ste_masks(scores: torch.Tensor, slot_group: torch.Tensor, n_groups: int) -> 
 
 @torch.no_grad()
 def class_activation_means(gate: ChannelGate, x: torch.Tensor, y: torch.Tensor, num_classes: int,
-                           batch_size: int, device: torch.device) -> torch.Tensor:
-    """Mean |activation| of every slot over each class's images (N x total_slots), unmasked model.
+                           batch_size: int, device: torch.device, check=None) -> torch.Tensor:
+    """Mean |activation| of every slot over each class's images (N x total_slots), unmasked model. ``check``
+    (e.g. ``ctx.check_cancelled``) is called before each batch.
 
     A slot's activation is read where it is consumed (the same place the mask acts), averaged over
     its positions and spatial locations.
@@ -69,6 +70,8 @@ def class_activation_means(gate: ChannelGate, x: torch.Tensor, y: torch.Tensor, 
     try:
         model = gate.model
         for start in range(0, len(x), batch_size):
+            if check is not None:
+                check()
             current_labels[:] = [y[start:start + batch_size].to(device)]
             model(x[start:start + batch_size].to(device))
     finally:

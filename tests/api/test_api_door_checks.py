@@ -67,7 +67,8 @@ def test_training_arch_kwargs_and_config_are_checked_before_the_job_and_said_onc
     assert "does not take ['depth']" in body["message"]
     body = assert_error(alice_write.post("/api/models/train/", {**request, "config": {"epochs": 0}}, format="json"),
                         400, "invalid")
-    assert body["message"] == "training config: epochs must be at least 1" and body["details"] == {"field": "config"}
+    assert body["message"] == "training config: epochs must be between 1 and 1,000, got 0"
+    assert body["details"] == {"field": "config", "setting": "epochs"}
     body = assert_error(alice_write.post("/api/models/train/", {**request, "config": {"epoch": 3}}, format="json"),
                         400, "invalid")
     assert body["message"].count("training config") == 1 and "unknown option(s) ['epoch']" in body["message"]
@@ -84,7 +85,7 @@ def test_an_unknown_preset_is_reported_on_the_preset_field(user, alice_write):
     assert body["details"] == {"field": "preset"} and "unknown GradSplitter preset 'fastest'" in body["message"]
     body = assert_error(alice_write.post(f"/api/models/{model.pk}/decompose/", {"overrides": {"epochz": 1}},
                                          format="json"), 400, "invalid")
-    assert body["details"] == {"field": "overrides"}
+    assert body["details"] == {"field": "overrides"}  # an unknown name: no setting of that name to point at
     assert Job.objects.count() == 0
 
 

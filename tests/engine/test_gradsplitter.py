@@ -71,8 +71,8 @@ def test_selection_takes_the_fewest_kernels_within_tolerance_and_refits_from_the
 
 @pytest.mark.parametrize("overrides, message", [({"alpah": 0.1}, "unknown GradSplitter setting"),
                                                 ({"selection": "random"}, "selection must be"),
-                                                ({"batch_size": 0}, "batch_size must be positive"),
-                                                ({"distill": 1.5}, "distill must be between 0 and 1")])
+                                                ({"batch_size": 0}, "batch_size must be between 1 and 4,096"),
+                                                ({"distill": 1.5}, r"distill must lie in \[0, 1\]")])
 def test_bad_settings_are_engine_errors(overrides, message):
     with pytest.raises(EngineError, match=message):
         GradSplitterConfig.preset("fast", **overrides)

@@ -161,11 +161,12 @@ def test_model_with_the_wrong_output_count_is_refused(digits16):
 def test_config_round_trip_and_validation(digits16):
     config = TrainConfig(epochs=3, optimizer="adamw", classes=("1", "2"), dirichlet_alpha=0.5, subsample=0.4)
     assert TrainConfig.from_dict(config.to_dict()) == config
-    assert TrainConfig.from_dict({"epochs": "4", "lr": "0.01", "classes": [1, 2]}).classes == ("1", "2")
+    assert TrainConfig.from_dict({"epochs": 4, "lr": 1, "classes": [1, 2]}).classes == ("1", "2")
     with pytest.raises(EngineError, match=r"unknown option\(s\) \['epochz'\]"):
         TrainConfig.from_dict({"epochz": 3})
-    with pytest.raises(EngineError, match="epochs must be a int"):
-        TrainConfig.from_dict({"epochs": "many"})
+    for value in ("many", "4", 1.5, True):  # nothing is converted: "4" and 1.5 are not run as 4 or 1 epochs
+        with pytest.raises(EngineError, match="epochs must be an integer"):
+            TrainConfig.from_dict({"epochs": value})
     for bad, message in [({"optimizer": "rmsprop"}, "optimizer must be one of"), ({"subsample": 0}, "subsample"),
                          ({"augmentation": "flip"}, "augmentation must be one of"), ({"epochs": 0}, "epochs"),
                          ({"classes": ("1",)}, "at least 2 classes"), ({"lr": -1}, "lr must be a positive number")]:

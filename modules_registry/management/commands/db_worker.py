@@ -1,14 +1,18 @@
-"""django-tasks-db's worker, plus recovery of jobs whose worker died (at start and periodically)."""
+"""django-tasks-db's worker, plus a memory cap and recovery of jobs whose worker died (at start and periodically)."""
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
 from modules_registry import blobs
-from modules_registry.job_runtime import StaleJobReaper, recover_stale_jobs
+from modules_registry.job_runtime import (StaleJobReaper, apply_memory_cap, recover_stale_jobs,
+                                          worker_memory_cap)
 
 
 class Command(DbWorkerCommand):
-    help = DbWorkerCommand.help + ", marking jobs of dead workers failed"
+    help = DbWorkerCommand.help + ", capping its memory and marking jobs of dead workers failed"
 
     def handle(self, *args, **options):
+        cap = worker_memory_cap((options.get("queue_name") or "default").split(","))
+        if apply_memory_cap(cap) and options.get("verbosity", 1):
+            self.stdout.write(f"worker memory capped at {cap / 1024**3:.1f} GB (HUB_WORKER_MEMORY_BYTES)")
         recovered = recover_stale_jobs()
         if recovered:
             self.stdout.write(f"marked {recovered} job(s) of lost workers as failed")
