@@ -145,6 +145,14 @@ TASKS = {
 JOB_HEARTBEAT_SECONDS = float(os.environ.get("HUB_JOB_HEARTBEAT_SECONDS", "5"))
 JOB_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("HUB_JOB_HEARTBEAT_TIMEOUT_SECONDS", "60"))
 
+# Memory (#19): a job whose estimated memory (splitter_engine.resources) is over HUB_JOB_MEMORY_BYTES is refused
+# at the door (job_too_large; 0: no limit). A worker caps its own data memory at HUB_WORKER_MEMORY_BYTES (0: no
+# cap; unset: 80 % of the machine's memory for CPU workers, no cap for workers of the gpu queue), so a job that
+# outgrows it fails with "out of memory" instead of the kernel killing the worker.
+HUB_WORKER_MEMORY_BYTES = (int(os.environ["HUB_WORKER_MEMORY_BYTES"]) if os.environ.get("HUB_WORKER_MEMORY_BYTES")
+                           else None)
+HUB_JOB_MEMORY_BYTES = int(os.environ.get("HUB_JOB_MEMORY_BYTES", str(8 * 1024**3)))
+
 # Uploads: refused while streaming once over this size (bytes).
 HUB_MAX_UPLOAD_BYTES = int(os.environ.get("HUB_MAX_UPLOAD_BYTES", str(2 * 1024**3)))
 # Every upload streams to a temporary file (never held in memory) through the size check.
