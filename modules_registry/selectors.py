@@ -11,13 +11,23 @@ from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Ev
 # private entry is missing from lists, 404 on its detail and download, and null where another entry links it.
 
 
-def visibility_rule(user) -> Q | None:
-    """Which artefacts ``user`` may see: public ones and their own; a superuser sees all (None: no filter)."""
+def visibility_rule(user, prefix: str = "") -> Q | None:
+    """Which artefacts ``user`` may see: public ones and their own; a superuser sees all (None: no filter).
+
+    ``prefix`` applies the rule to a related row instead, e.g. ``"dataset__"`` for a model's data set."""
     if user is not None and user.is_authenticated:
         if user.is_superuser:
             return None
-        return Q(visibility=Visibility.PUBLIC) | Q(owner_id=user.pk)
-    return Q(visibility=Visibility.PUBLIC)
+        return Q(**{f"{prefix}visibility": Visibility.PUBLIC}) | Q(**{f"{prefix}owner_id": user.pk})
+    return Q(**{f"{prefix}visibility": Visibility.PUBLIC})
+
+
+def _matches_visible(user, lookup: str, q: str, prefix: str) -> Q:
+    """``lookup`` contains ``q``, counted only where the related row at ``prefix`` is visible to ``user`` (a search
+    must not confirm a guess of a private data set's name)."""
+    rule = visibility_rule(user, prefix)
+    match = Q(**{lookup: q})
+    return match if rule is None else match & rule
 
 
 def visible(queryset, user):
@@ -104,7 +114,8 @@ def models_filtered(user, *, q: str = "", dataset: int | None = None, architectu
                     fmt: str = "", owner: str = "", sort: str = "newest"):
     qs = models_visible_to(user)
     if q:
-        qs = qs.filter(Q(name__icontains=q) | Q(architecture__icontains=q) | Q(dataset__name__icontains=q)
+        qs = qs.filter(Q(name__icontains=q) | Q(architecture__icontains=q)
+                       | _matches_visible(user, "dataset__name__icontains", q, "dataset__")
                        | Q(class_names__icontains=q))
     if dataset:
         qs = qs.filter(dataset_id=dataset)
@@ -123,7 +134,8 @@ def modules_filtered(user, *, q: str = "", model: int | None = None, dataset: in
         kept_kernels_ratio=ExpressionWrapper(F("kept_kernels") * 1.0 / F("total_kernels"), output_field=FloatField()))
     if q:
         qs = qs.filter(Q(class_name__icontains=q) | Q(base_model__name__icontains=q)
-                       | Q(base_model__architecture__icontains=q) | Q(base_model__dataset__name__icontains=q))
+                       | Q(base_model__architecture__icontains=q)
+                       | _matches_visible(user, "base_model__dataset__name__icontains", q, "base_model__dataset__"))
     if model:
         qs = qs.filter(base_model_id=model)
     if dataset:

@@ -56,3 +56,37 @@ def get(mapping, key):
         return mapping.get(key)
     except AttributeError:
         return None
+
+
+PRIVATE_DATASET = "a private data set"
+
+
+def _viewer(context):
+    request = context.get("request")
+    return getattr(request, "user", None) or context.get("user")
+
+
+@register.simple_tag(takes_context=True)
+def dataset_name(context, dataset, link: bool = True):
+    """A data set's name, linked to its page, where the viewer may see the data set; else "a private data set"
+    (no name, no link: a public model trained on a private data set must not give its name away)."""
+    from django.urls import reverse
+    from django.utils.html import format_html
+
+    from modules_registry.selectors import is_visible
+
+    if dataset is None:
+        return "unknown"
+    if not is_visible(dataset, _viewer(context)):
+        return PRIVATE_DATASET
+    if not link:
+        return dataset.name
+    return format_html('<a href="{}">{}</a>', reverse("frontend:dataset_detail", args=[dataset.pk]), dataset.name)
+
+
+@register.filter
+def visible_to(row, user) -> bool:
+    """Whether ``user`` may see ``row`` (the one visibility rule)."""
+    from modules_registry.selectors import is_visible
+
+    return row is not None and is_visible(row, user)

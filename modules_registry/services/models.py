@@ -9,8 +9,9 @@ from modules_registry import uploads
 from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import BaseModel, Dataset, Job
 from modules_registry.services.jobs import check_job_memory, dataset_images, start_job
-from modules_registry.services.validation import (check_name_free, clean_class_names, clean_input_spec, clean_name,
-                                                  clean_visibility, engine_config_error)
+from modules_registry.services.validation import (check_dataset_usable, check_name_free, clean_class_names,
+                                                  clean_input_spec, clean_name, clean_visibility, derived_visibility,
+                                                  engine_config_error)
 from splitter_engine.architectures import ArchSpec, check_arch_kwargs, list_architectures
 from splitter_engine.onnx_upload import inspect_onnx
 from splitter_engine.runtime import EngineError
@@ -126,7 +127,8 @@ def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arc
     _check_training_memory(dataset, architecture, arch_kwargs, train_config)
     return start_job(kind=Job.Kind.TRAIN, owner=owner, device=device, params={
         "dataset": dataset.pk, "name": name, "description": description, "architecture": architecture,
-        "arch_kwargs": arch_kwargs, "config": train_config.to_dict(), "visibility": clean_visibility(visibility)})
+        "arch_kwargs": arch_kwargs, "config": train_config.to_dict(),
+        "visibility": derived_visibility(visibility, dataset)})  # a model trained on private data is private
 
 
 def _check_training_memory(dataset: Dataset, architecture: str, arch_kwargs: dict, config) -> None:
@@ -150,10 +152,11 @@ def start_evaluation(*, owner, model: BaseModel, dataset: Dataset | None = None,
     if not model.runnable:
         raise HubError("ONNX entries are stored for download only and cannot be evaluated here",
                        code=ErrorCode.NOT_SUPPORTED, field="model")
-    dataset = dataset or model.dataset
+    dataset, default = dataset or model.dataset, dataset is None
     if dataset is None:
         raise HubError("this model has no training data set on record; choose a data set to evaluate on",
                        field="dataset")
+    check_dataset_usable(dataset, owner, default=default)
     if split not in ("train", "val", "test"):
         raise HubError("split must be train, val or test", field="split")
     missing = [c for c in model.class_names if c not in dataset.class_names]

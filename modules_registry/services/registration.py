@@ -6,7 +6,7 @@ import json
 from django.db import transaction
 
 from modules_registry import blobs
-from modules_registry.models import BaseModel, Dataset, Decomposition, Evaluation, Module
+from modules_registry.models import BaseModel, Dataset, Decomposition, Evaluation, Module, Visibility
 from modules_registry.models import Build, BuildItem
 
 
@@ -41,8 +41,10 @@ def register_model(*, owner, job, params: dict, weights: bytes, media_type: str,
 
 
 def _evaluation_row(*, owner, job, model: BaseModel, dataset: Dataset, split: str, report: dict) -> Evaluation:
+    private = Visibility.PRIVATE in (model.visibility, dataset.visibility)  # as private as what it measures
     return Evaluation.objects.create(owner=owner, job=job, model=model, dataset=dataset, split=split,
-                                     accuracy=report["accuracy"], metrics=report, visibility=model.visibility)
+                                     accuracy=report["accuracy"], metrics=report,
+                                     visibility=Visibility.PRIVATE if private else model.visibility)
 
 
 @transaction.atomic

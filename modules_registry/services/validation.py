@@ -31,6 +31,26 @@ def clean_visibility(value: str | None) -> str:
     return value
 
 
+def derived_visibility(requested: str | None, *inputs) -> str:
+    """The visibility of an artefact made from ``inputs`` (rows or None): what was asked for, but private when any
+    input is private, so that nothing derived is more visible than what it was made from."""
+    visibility = clean_visibility(requested)
+    if any(row is not None and row.visibility == Visibility.PRIVATE for row in inputs):
+        return Visibility.PRIVATE
+    return visibility
+
+
+def check_dataset_usable(dataset, user, *, default: bool) -> None:
+    """A data set ``user`` may use: one they may see. ``default``: it is the model's own data set, taken because
+    the request named none; the message then does not give the (private) data set's name away."""
+    from modules_registry.selectors import is_visible
+
+    if not is_visible(dataset, user):
+        what = "the model's data set is private to its owner" if default else "that data set is not visible to you"
+        raise HubError(f"{what}; choose a data set you can see with the model's classes", field="dataset",
+                       code=ErrorCode.INVALID if default else ErrorCode.NOT_FOUND)
+
+
 def clean_class_names(names, *, field: str = "class_names") -> list[str]:
     if not isinstance(names, (list, tuple)) or not names:
         raise HubError("give the class names as a non-empty list, in output order", field=field)
