@@ -139,6 +139,10 @@ TASKS = {
         "QUEUES": ["default", "gpu"],
     }
 }
+# CUDA devices each worker of the gpu queue sees (one worker per GPU: CUDA_VISIBLE_DEVICES=i, so 1). 0 (the
+# default): the hub runs no GPU worker, and a job asking for "cuda" is refused at the door (device_unavailable)
+# instead of waiting forever on a queue nobody serves; "auto" runs on a worker's GPU where it has one.
+HUB_GPU_DEVICES = int(os.environ.get("HUB_GPU_DEVICES", "0"))
 
 # Jobs: a running job's worker writes a heartbeat; one silent for longer than the timeout is
 # declared dead (its worker crashed or was killed) and marked failed.

@@ -32,6 +32,8 @@ class ErrorCode(models.TextChoices):
     NO_CLASSES = "no_classes", "a build needs at least two classes"
     DUPLICATE_CLASSES = "duplicate_classes", "a class (or a module) is chosen more than once"
     NO_DATASET = "no_dataset", "no data set has every chosen class; choose one that does"
+    DEVICE_UNAVAILABLE = "device_unavailable", ("no worker of this hub serves the requested device "
+                                                "(details.gpu_devices: CUDA devices per GPU worker)")
     JOB_TOO_LARGE = "job_too_large", ("the job's estimated memory is over HUB_JOB_MEMORY_BYTES "
                                       "(details.estimated_bytes, details.limit_bytes); the message says what to lower")
     # 401 / 403

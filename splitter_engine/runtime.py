@@ -77,6 +77,10 @@ def resolve_device(requested: str = "auto") -> str:
     if requested.startswith("cuda"):
         if not torch.cuda.is_available():
             raise EngineError("device 'cuda' was requested but no CUDA GPU is usable here; use 'cpu' or 'auto'")
+        index = requested.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise EngineError(f"device {requested!r} was requested but this worker has {torch.cuda.device_count()} "
+                              "CUDA device(s); use 'cuda' (its first) or 'auto'")
         return requested
     if requested == "cpu":
         return "cpu"

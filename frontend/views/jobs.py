@@ -40,8 +40,11 @@ def job_status(request, pk):
 def job_cancel(request, pk):
     job = selectors.get_visible(selectors.jobs_visible_to(request.user), pk=pk)
     try:
-        request_cancel(job=job, user=request.user)
-        messages.info(request, f"Cancellation requested for job #{job.pk}; it stops at its next checkpoint.")
+        job = request_cancel(job=job, user=request.user)
+        if job.is_terminal:
+            messages.info(request, f"Job #{job.pk} was cancelled before it started.")
+        else:
+            messages.info(request, f"Cancellation requested for job #{job.pk}; it stops at its next checkpoint.")
     except HubError as exc:
         messages.error(request, str(exc))
     return redirect("frontend:job_detail", pk=job.pk)

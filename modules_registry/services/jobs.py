@@ -4,6 +4,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import Job
@@ -36,10 +37,35 @@ def queue_for(device: str) -> str:
     return "gpu" if device.startswith("cuda") else "default"
 
 
+def gpu_devices() -> int:
+    """CUDA devices each worker of the ``gpu`` queue sees (HUB_GPU_DEVICES; 0: the hub runs no GPU worker)."""
+    return max(int(getattr(settings, "HUB_GPU_DEVICES", 0) or 0), 0)
+
+
+def clean_device(device) -> str:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` that a worker of this hub can serve; a GPU request on a hub without
+    GPU workers (or for a device index they do not have) is refused, never queued where no worker looks."""
+    device = device if isinstance(device, str) else ""
+    index = device[5:] if device.startswith("cuda:") else None
+    if device not in DEVICES and not (index is not None and index.isdigit() and len(index) <= 3):
+        raise HubError(f"unknown device {device!r}; use one of {', '.join(DEVICES)} or cuda:N", field="device")
+    if not device.startswith("cuda"):
+        return device
+    available = gpu_devices()
+    if not available:
+        raise HubError(f"device {device!r}: no worker of this hub serves GPU jobs (HUB_GPU_DEVICES is 0); use 'auto' "
+                       "(a GPU where the worker has one) or 'cpu'", code=ErrorCode.DEVICE_UNAVAILABLE, field="device",
+                       details={"gpu_devices": 0})
+    if index is not None and int(index) >= available:
+        raise HubError(f"device {device!r}: the hub's GPU workers have {available} device(s) each, cuda:0 to "
+                       f"cuda:{available - 1}; use 'cuda' for any", code=ErrorCode.DEVICE_UNAVAILABLE, field="device",
+                       details={"gpu_devices": available})
+    return device
+
+
 def start_job(*, kind: str, owner, params: dict, device: str = "cpu") -> Job:
     """Create the Job row and enqueue its task once the row is committed."""
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise HubError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}", field="device")
+    device = clean_device(device)
     job = Job.objects.create(kind=kind, owner=owner, params=params, device=device, queue_name=queue_for(device))
     transaction.on_commit(lambda: _enqueue(job.pk, job.queue_name))
     return job
@@ -57,6 +83,20 @@ def request_cancel(*, job: Job, user) -> Job:
         raise HubError("only the job's owner can cancel it", code=ErrorCode.PERMISSION_DENIED)
     if job.is_terminal:
         raise HubError(f"job #{job.pk} already ended ({job.status}); nothing to cancel", code=ErrorCode.JOB_ENDED)
-    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    # A queued job ends at once (no worker has it; one that claims it later skips it). The update only applies while
+    # the job is still queued, so a worker that claimed it meanwhile gets the flag and stops at its next check.
+    ended = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(),
+        message="cancelled before it started")
+    if ended:
+        from modules_registry.job_runtime import append_log
+        from modules_registry.uploads import discard
+
+        append_log(job.pk, "cancelled before it started")
+        staged = (job.params or {}).get("staged")
+        if staged:  # an import that will never run: its staged upload goes now
+            transaction.on_commit(lambda: discard(staged))
+    else:
+        Job.objects.filter(pk=job.pk).update(cancel_requested=True)
     job.refresh_from_db()
     return job

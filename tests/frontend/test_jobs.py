@@ -40,12 +40,20 @@ def test_a_failed_job_shows_its_error(alice_client, user):
 
 
 def test_cancel_requests_cancellation(alice_client, user):
+    job = _job(user, status="running", started_at=timezone.now())
+    response = alice_client.post(reverse("frontend:job_cancel", args=[job.pk]), follow=True)
+    job.refresh_from_db()
+    assert job.cancel_requested and job.status == "running" and "Cancellation requested" in response.content.decode()
+    response = alice_client.post(reverse("frontend:job_cancel", args=[job.pk]), follow=True)
+    assert response.status_code == 200
+
+
+def test_cancel_of_a_queued_job_ends_it_at_once(alice_client, user):
     job = _job(user)
     response = alice_client.post(reverse("frontend:job_cancel", args=[job.pk]), follow=True)
     job.refresh_from_db()
-    assert job.cancel_requested and "Cancellation requested" in response.content.decode()
-    response = alice_client.post(reverse("frontend:job_cancel", args=[job.pk]), follow=True)
-    assert response.status_code == 200
+    assert job.status == "cancelled" and job.finished_at is not None
+    assert "was cancelled before it started" in response.content.decode()
 
 
 def test_cancel_of_an_ended_job_says_why(alice_client, user):

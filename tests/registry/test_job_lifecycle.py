@@ -55,7 +55,8 @@ def test_training_job_succeeds_and_registers_a_model_with_lineage(user, digits16
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_job_records_a_readable_error_and_writes_nothing(user, digits16, drain_jobs):
+def test_a_failing_job_records_a_readable_error_and_writes_nothing(user, digits16, drain_jobs, settings):
+    settings.HUB_GPU_DEVICES = 1  # the hub says it has GPU workers; this one (the test's) has no GPU
     job = start_training(owner=user, dataset=digits16, name="gpu", config={"epochs": 1}, device="cuda", **NARROW)
     assert job.queue_name == "gpu"
     drain_jobs()

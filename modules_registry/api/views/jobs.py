@@ -20,5 +20,6 @@ class JobViewSet(ArtifactViewSet):
     @extend_schema(request=None, responses={202: JobOut})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        """Ask the job to stop; it ends as `cancelled` at its next check."""
+        """Stop the job: a queued one is `cancelled` at once (no worker will run it), a running one at its next
+        check (every loop checks)."""
         return accepted(request_cancel(job=self.get_object(), user=request.user), request)
