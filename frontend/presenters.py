@@ -39,6 +39,9 @@ def epoch_picture(history: list[dict], selected_epoch: int | None):
     series = [("validation accuracy", [h.get("accuracy") for h in rows], charts.ACCENT)]
     if any("retention" in h for h in rows):
         series.append(("kernels kept", [h.get("retention") for h in rows], charts.SECOND))
+    for key, colour in (("fitness", charts.MUTED), ("diff", "#2e9d5b")):  # CNNSplitter's generations
+        if all(isinstance(h.get(key), (int, float)) for h in rows):
+            series.append((key, [h[key] for h in rows], colour))
     return charts.line_chart(xs, series, title="Accuracy and kernel retention per epoch", marker=selected_epoch)
 
 

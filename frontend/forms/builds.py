@@ -11,6 +11,8 @@ STRATEGY_CHOICES = [("ensemble", "Ensemble — every module runs; exact module b
                     ("fused", "Fused — modules of one model share one sliced trunk; cheaper")]
 CALIBRATION_CHOICES = [("none", "None (argmax of the scores)"), ("linear", "Linear layer fitted on labelled samples"),
                        ("temperature", "Per-module temperature")]
+PATCH_CALIBRATION_CHOICES = CALIBRATION_CHOICES + [
+    ("minmax", "Min-max (CNNSplitter): weak model's softmax, the module's score scaled by its class's validation range")]
 VISIBILITY_CHOICES = [("", "Public unless an input is private")] + list(Visibility.choices)
 
 
@@ -46,7 +48,7 @@ class PatchForm(HubForm):
     module = forms.TypedChoiceField(label="Stronger module", coerce=int,
                                     help_text="A module for the class to fix, from another, stronger model.")
     mode = forms.ChoiceField(choices=[("replace", "Replace the class"), ("add", "Add the class")], initial="replace")
-    calibration = forms.ChoiceField(choices=CALIBRATION_CHOICES, initial="linear")
+    calibration = forms.ChoiceField(choices=PATCH_CALIBRATION_CHOICES, initial="linear")
     dataset = forms.TypedChoiceField(label="Data set", coerce=int, required=False, empty_value=None)
     name = forms.CharField(max_length=120, required=False)
     visibility = forms.ChoiceField(choices=VISIBILITY_CHOICES, required=False)

@@ -16,8 +16,8 @@ from modules_registry.models import BaseModel, Build, Dataset, Job, Module, Visi
 from modules_registry.selectors import datasets_visible_to, models_visible_to, modules_visible_to
 from modules_registry.services.jobs import start_job
 from modules_registry.services.validation import clean_visibility
-from splitter_engine.composition import (CALIBRATIONS, MODES, STRATEGIES, ComposeOptions, PatchOptions, fused_size,
-                                         patched_class_names, plan_inputs)
+from splitter_engine.composition import (CALIBRATIONS, MODES, PATCH_CALIBRATIONS, STRATEGIES, ComposeOptions,
+                                         PatchOptions, fused_size, patched_class_names, plan_inputs)
 from splitter_engine.runtime import EngineError
 from splitter_engine.specs import InputSpec
 
@@ -243,8 +243,8 @@ def start_patch(*, owner, model, module, mode: str = "replace", calibration: str
     """Replace (or add) class c of the weak ``model`` with the strong ``module`` for c."""
     if mode not in MODES:
         raise HubError(f"mode must be one of {', '.join(MODES)}", field="mode")
-    if calibration not in CALIBRATIONS:
-        raise HubError(f"calibration must be one of {', '.join(CALIBRATIONS)}", field="calibration")
+    if calibration not in PATCH_CALIBRATIONS:
+        raise HubError(f"calibration must be one of {', '.join(PATCH_CALIBRATIONS)}", field="calibration")
     try:
         options = PatchOptions(mode=mode, calibration=calibration, adapt_inputs=_as_bool(adapt_inputs, "adapt_inputs"),
                                calibration_per_class=int(calibration_per_class))

@@ -7,6 +7,10 @@
 
 Both are fitted by full-batch L-BFGS on the cross entropy, with a small pull towards the identity so
 a handful of samples cannot drive them far.
+
+Patching also offers ``minmax`` (CNNSplitter's patch, ``experiments/patch/apply_patch.py``): the weak
+model's other classes as a softmax, the module's score min-max normalised with the min and max of that
+score over the validation images of its class (so other images may fall outside [0, 1]). Nothing is fitted.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import torch.nn.functional as F
 from splitter_engine.runtime import EngineError
 
 CALIBRATIONS = ("none", "linear", "temperature")
+PATCH_CALIBRATIONS = (*CALIBRATIONS, "minmax")
 _EPS = 1e-6
 
 
@@ -53,6 +58,32 @@ class TemperatureCalibration(nn.Module):
 
     def penalty(self) -> torch.Tensor:
         return self.log_temperature.pow(2).sum() + self.offset.pow(2).sum()
+
+
+class MinMaxCalibration(nn.Module):
+    """softmax over every column but ``column``; ``(z - low) / (high - low)`` for ``column``."""
+
+    def __init__(self, k: int, column: int, low: float, high: float):
+        super().__init__()
+        others = [j for j in range(k) if j != column]
+        order = [others.index(j) if j != column else k - 1 for j in range(k)]
+        self.register_buffer("others", torch.tensor(others, dtype=torch.long))
+        self.register_buffer("column", torch.tensor([column], dtype=torch.long))
+        self.register_buffer("order", torch.tensor(order, dtype=torch.long))
+        self.register_buffer("low", torch.tensor(float(low)))
+        self.register_buffer("span", torch.tensor(max(float(high) - float(low), _EPS)))
+
+    def forward(self, scores: torch.Tensor) -> torch.Tensor:
+        rest = torch.softmax(scores.index_select(1, self.others), dim=1)
+        own = (scores.index_select(1, self.column) - self.low) / self.span
+        return torch.cat([rest, own], dim=1).index_select(1, self.order)
+
+
+def fit_minmax(k: int, column: int, class_scores: torch.Tensor) -> MinMaxCalibration:
+    """``class_scores``: the score of ``column`` on images of its own class (validation split)."""
+    if not len(class_scores):
+        raise EngineError("minmax calibration needs validation images of the patched class")
+    return MinMaxCalibration(k, column, float(class_scores.min()), float(class_scores.max())).eval()
 
 
 def fit_calibration(kind: str, scores: torch.Tensor, labels: torch.Tensor, probability_columns: list[bool],

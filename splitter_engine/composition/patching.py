@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from splitter_engine.composition.calibration import CALIBRATIONS, fit_calibration
+from splitter_engine.composition.calibration import PATCH_CALIBRATIONS, fit_calibration, fit_minmax
 from splitter_engine.composition.compose import Composition, _accuracy_report
 from splitter_engine.composition.fused import select_classes
 from splitter_engine.composition.inputs import plan_inputs
@@ -38,8 +38,8 @@ class PatchOptions:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise EngineError(f"mode must be 'replace' (class c is in the weak model) or 'add' (it is not), got {self.mode!r}")
-        if self.calibration not in CALIBRATIONS:
-            raise EngineError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
+        if self.calibration not in PATCH_CALIBRATIONS:
+            raise EngineError(f"calibration must be one of {', '.join(PATCH_CALIBRATIONS)}, got {self.calibration!r}")
         if self.calibration_per_class < 1:
             raise EngineError("calibration_per_class must be at least 1")
 
@@ -83,7 +83,11 @@ def patch(weak: BaseSource, module: ChosenModule, options: PatchOptions, data: I
     probability = [j == position and module.scoring.probability for j in range(len(names))]
     test = labelled(data, "test", names, spec)
     metrics: dict = {"mode": options.mode, "calibration": options.calibration, "class": c, "classes": len(names)}
-    if options.calibration != "none":
+    if options.calibration == "minmax":  # CNNSplitter's patch: min/max of the module's score on class-c val images
+        x, _ = labelled(data, "val", [c], spec)
+        model.calibration = fit_minmax(len(names), position, run_batched(model.scores, x)[:, position])
+        metrics["calibration_samples"] = int(len(x))
+    elif options.calibration != "none":
         x, y = labelled(data, "val", names, spec, options.calibration_per_class, options.seed)
         model.calibration = fit_calibration(options.calibration, run_batched(model.scores, x), y, probability)
         metrics["calibration_samples"] = int(len(y))

@@ -10,7 +10,7 @@ from modules_registry.api.serializers.common import RefOut, ref
 from modules_registry.api.serializers.resources import BuildDetailOut, JobOut
 from modules_registry.models import Visibility
 from modules_registry.services.builds import ADAPT_INPUTS_HELP
-from splitter_engine.composition import CALIBRATIONS, MODES, STRATEGIES
+from splitter_engine.composition import CALIBRATIONS, MODES, PATCH_CALIBRATIONS, STRATEGIES
 
 ID = {"min_value": 1, "max_value": 2**63 - 1}
 
@@ -44,7 +44,7 @@ class PatchIn(_BuildOptionsIn):
     model = StrictIntegerField(**ID, help_text="the weak model to patch")
     module = StrictIntegerField(**ID, help_text="the strong model's module for the class to replace or add")
     mode = serializers.ChoiceField(choices=MODES, default="replace")
-    calibration = serializers.ChoiceField(choices=CALIBRATIONS, default="linear")
+    calibration = serializers.ChoiceField(choices=PATCH_CALIBRATIONS, default="linear")
 
 
 class EstimateIn(serializers.Serializer):
