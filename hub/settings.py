@@ -159,9 +159,16 @@ HUB_JOB_MEMORY_BYTES = int(os.environ.get("HUB_JOB_MEMORY_BYTES", str(8 * 1024**
 
 # Uploads: refused while streaming once over this size (bytes).
 HUB_MAX_UPLOAD_BYTES = int(os.environ.get("HUB_MAX_UPLOAD_BYTES", str(2 * 1024**3)))
-# Every upload streams to a temporary file (never held in memory) through the size check.
+# Every upload streams to a temporary file (never held in memory) through the size check. The files live in the
+# hub's own directory, named after their process, so that a process killed mid-upload leaves nothing for long: the
+# next web process or worker to start on the machine removes them (modules_registry.uploads).
 FILE_UPLOAD_HANDLERS = ["modules_registry.uploads.SizeLimitedUploadHandler",
-                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+                        "modules_registry.uploads.TaggedTemporaryFileUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = str(Path(os.environ.get("HUB_UPLOAD_TEMP_DIR") or DATA_DIR / "upload-tmp"))
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+# A staged upload lives while its import job is queued or running; one no such job names is removed by a worker's
+# sweep once older than this (a margin for a request between staging its file and committing its job).
+HUB_STAGED_UPLOAD_ORPHAN_SECONDS = float(os.environ.get("HUB_STAGED_UPLOAD_ORPHAN_SECONDS", "3600"))
 
 # --- REST API (issue 7) -------------------------------------------------------------------------
 # Session auth for the browser (with CSRF), API tokens ("Authorization: Bearer hub_…") for scripts.

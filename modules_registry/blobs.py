@@ -20,6 +20,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 
 from modules_registry.models import Blob
+from modules_registry.processes import gone, process_tag
 
 CHUNK = 1024 * 1024
 TEMP_DIR_NAME = "blobs/tmp"
@@ -40,6 +41,16 @@ def _local_root() -> Path | None:
     if isinstance(getattr(storage, "_wrapped", storage), FileSystemStorage) or isinstance(storage, FileSystemStorage):
         return Path(storage.location)
     return None
+
+
+def temp_dir() -> Path:
+    """Where writers keep their temporary files (each named after its process's tag, ``modules_registry.processes``,
+    so that a starting process removes those of dead ones at once)."""
+    return _temp_dir()
+
+
+def temp_prefix() -> str:
+    return f"{process_tag()}-"
 
 
 def _temp_dir() -> Path:
@@ -67,7 +78,7 @@ def store(source: BinaryIO | bytes | Iterable[bytes], *, media_type: str = "appl
     """
     digest = hashlib.sha256()
     size = 0
-    fd, temp_name = tempfile.mkstemp(prefix=f"{os.getpid()}-", dir=_temp_dir())
+    fd, temp_name = tempfile.mkstemp(prefix=temp_prefix(), dir=_temp_dir())
     temp_path = Path(temp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -183,7 +194,7 @@ def verify(blob: Blob) -> None:
 @contextlib.contextmanager
 def local_copy(blob: Blob, suffix: str = "") -> Iterator[Path]:
     """A verified local file with the blob's bytes, for libraries that need a path."""
-    fd, name = tempfile.mkstemp(suffix=suffix, dir=_temp_dir())
+    fd, name = tempfile.mkstemp(suffix=suffix, prefix=temp_prefix(), dir=_temp_dir())
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as out, open_blob(blob) as handle:
@@ -194,13 +205,15 @@ def local_copy(blob: Blob, suffix: str = "") -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-def remove_stale_temp_files(older_than_seconds: float = 3600.0) -> int:
-    """Delete temporary files that writers which died left behind."""
+def remove_stale_temp_files(older_than_seconds: float = 3600.0, directory: Path | None = None) -> int:
+    """Delete temporary files that writers which died left behind: at once those of a process of this machine that
+    no longer runs (their names carry its tag), and any file not written to for ``older_than_seconds`` (a writer
+    on another machine sharing the directory)."""
     removed = 0
     cutoff = time.time() - older_than_seconds
-    for path in _temp_dir().glob("*"):
+    for path in (directory or _temp_dir()).glob("*"):
         with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_mtime < cutoff:
+            if gone(path.name) or path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed += 1
     return removed

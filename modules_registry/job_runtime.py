@@ -209,6 +209,47 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
 
 
+class WorkerLost(Exception):
+    """Recorded on the task row of a job whose worker died."""
+
+
+def fail_lost_job(job_id: int, *, error: str, reason: str, only_if=None) -> bool:
+    """Mark a running job whose worker died as failed, with everything it held: its staged upload is removed and
+    its task row (django-tasks-db) marked failed too. ``only_if``: extra conditions the row must still meet (so
+    that a job that beat meanwhile is left alone). Returns whether the job was marked."""
+    conditions = {"pk": job_id, "status": Job.Status.RUNNING, **(only_if or {})}
+    updated = Job.objects.filter(**conditions).update(status=Job.Status.FAILED, finished_at=timezone.now(),
+                                                      error=error, message="worker lost")
+    if not updated:
+        return False
+    append_log(job_id, f"marked failed: {reason}")
+    log.warning("job %s: %s, marked failed", job_id, reason)
+    job = Job.objects.filter(pk=job_id).values("params", "task_id").first() or {}
+    staged = (job.get("params") or {}).get("staged") if isinstance(job.get("params"), dict) else None
+    if staged:
+        from modules_registry.uploads import discard
+
+        with contextlib.suppress(Exception):
+            discard(staged)
+    _fail_task_row(job.get("task_id") or "", error)
+    return True
+
+
+def _fail_task_row(task_id: str, error: str) -> None:
+    """The task backend's row of a lost job: RUNNING forever unless told (django-tasks-db only)."""
+    if not task_id:
+        return
+    try:
+        from django_tasks_db.models import DBTaskResult
+        from django_tasks.base import TaskResultStatus
+    except ImportError:
+        return
+    with contextlib.suppress(Exception):  # another backend, or an id that is not its UUID
+        DBTaskResult.objects.filter(id=task_id, status=TaskResultStatus.RUNNING).update(
+            status=TaskResultStatus.FAILED, finished_at=timezone.now(),
+            exception_class_path=f"{WorkerLost.__module__}.{WorkerLost.__qualname__}", traceback=error)
+
+
 def recover_stale_jobs(timeout_seconds: float | None = None) -> int:
     """Mark running jobs whose worker stopped sending heartbeats as failed; returns how many."""
     timeout = settings.JOB_HEARTBEAT_TIMEOUT_SECONDS if timeout_seconds is None else timeout_seconds
@@ -216,18 +257,49 @@ def recover_stale_jobs(timeout_seconds: float | None = None) -> int:
     stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff)
     ids = list(stale.values_list("pk", flat=True))
     for job_id in ids:
-        updated = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).update(
-            status=Job.Status.FAILED, finished_at=timezone.now(),
-            error=f"its worker stopped responding (no heartbeat for {timeout:.0f} s); start the job again",
-            message="worker lost")
-        if updated:
-            append_log(job_id, "marked failed: worker lost")
-            log.warning("job %s: worker lost, marked failed", job_id)
+        fail_lost_job(job_id, error=f"its worker stopped responding (no heartbeat for {timeout:.0f} s); start the "
+                                    "job again", reason="worker lost", only_if={"heartbeat_at__lt": cutoff})
     return len(ids)
 
 
+def recover_dead_workers_jobs() -> int:
+    """Mark failed, at once, the running jobs of workers of this machine that no longer run (their worker id
+    carries their process tag, ``modules_registry.processes``): a worker starting after its predecessor was killed
+    need not wait for the heartbeat timeout. Jobs of workers on other machines are left to the heartbeat."""
+    from modules_registry.processes import gone
+
+    marked = 0
+    for job_id, worker_id in Job.objects.filter(status=Job.Status.RUNNING).values_list("pk", "worker_id"):
+        if gone(worker_id):
+            marked += fail_lost_job(job_id, error="its worker process ended while it ran (it was killed or crashed); "
+                                                  "start the job again",
+                                    reason=f"worker {worker_id} is gone", only_if={"worker_id": worker_id})
+    return marked
+
+
+def worker_id_for_this_process() -> str:
+    """A worker id (at most 64 characters) that starts with this process's tag, so that a later worker on this
+    machine can tell at once when this one is gone."""
+    from django.utils.crypto import get_random_string
+
+    from modules_registry.processes import process_tag
+
+    return f"{process_tag()}-{get_random_string(12)}"[:64]
+
+
+def sweep_files() -> None:
+    """Remove what dead processes left: temporary files of writers and requests, orphaned staged uploads."""
+    from modules_registry import blobs, uploads
+
+    blobs.remove_stale_temp_files()
+    uploads.remove_stale_upload_files()
+    uploads.remove_orphaned_staged()
+
+
 class StaleJobReaper(threading.Thread):
-    """Runs recover_stale_jobs periodically for as long as a worker lives."""
+    """For as long as a worker lives: marks jobs of lost workers failed, and now and then sweeps files."""
+
+    SWEEP_SECONDS = 600.0
 
     def __init__(self):
         super().__init__(name="stale-job-reaper", daemon=True)
@@ -235,10 +307,15 @@ class StaleJobReaper(threading.Thread):
 
     def run(self) -> None:
         interval = max(settings.JOB_HEARTBEAT_TIMEOUT_SECONDS / 2, 1.0)
+        last_sweep = time.monotonic()
         while not self.stopped.wait(interval):
             try:
                 close_old_connections()
+                recover_dead_workers_jobs()
                 recover_stale_jobs()
+                if time.monotonic() - last_sweep > self.SWEEP_SECONDS:
+                    last_sweep = time.monotonic()
+                    sweep_files()
             except Exception:
                 log.exception("stale job check failed")
         connection.close()

@@ -47,7 +47,8 @@ def staged_upload(job: Job, suffix: str = "") -> Iterator[Path]:
     """The job's staged upload as a local file; the staged copy is removed however the job ends."""
     name = job.params["staged"]
     try:
-        with uploads.open_staged(name) as source, tempfile.NamedTemporaryFile(suffix=suffix) as local:
+        with uploads.open_staged(name) as source, tempfile.NamedTemporaryFile(
+                suffix=suffix, prefix=blobs.temp_prefix(), dir=blobs.temp_dir()) as local:
             shutil.copyfileobj(source, local, blobs.CHUNK)
             local.flush()
             yield Path(local.name)

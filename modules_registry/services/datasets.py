@@ -66,8 +66,10 @@ def upload_dataset(*, owner, archive, name: str, fmt: str = "auto", image_size=N
         raise HubError(str(exc), code=ErrorCode.INVALID_FILE, field="archive") from exc
     finally:
         archive.seek(0)
+    seed, visibility = clean_seed(seed), clean_visibility(visibility)
     staged = uploads.stage(archive)
-    return start_job(kind=Job.Kind.IMPORT_DATASET, owner=owner, device="cpu", params={
-        "staged": staged, "format": fmt, "name": name, "description": description,
-        "image_size": list(image_size) if image_size else None, "channels": channels, "seed": clean_seed(seed),
-        "visibility": clean_visibility(visibility), "source": "upload", "filename": getattr(archive, "name", "")})
+    with uploads.discarded_on_error(staged):
+        return start_job(kind=Job.Kind.IMPORT_DATASET, owner=owner, device="cpu", params={
+            "staged": staged, "format": fmt, "name": name, "description": description,
+            "image_size": list(image_size) if image_size else None, "channels": channels, "seed": seed,
+            "visibility": visibility, "source": "upload", "filename": getattr(archive, "name", "")})

@@ -83,11 +83,12 @@ def upload_model(*, owner, weights, name: str, class_names, input_spec, architec
         _check_dataset_matches(dataset, class_names, input_spec)
     _check_weights_file(fmt, weights)
     staged = uploads.stage(weights)
-    return start_job(kind=Job.Kind.IMPORT_MODEL, owner=owner, device="cpu", params={
-        "staged": staged, "format": fmt, "name": name, "description": description,
-        "architecture": architecture if fmt != "onnx" else "", "arch_kwargs": arch_kwargs or {},
-        "class_names": class_names, "input_spec": input_spec, "dataset": dataset.pk if dataset else None,
-        "visibility": clean_visibility(visibility), "filename": getattr(weights, "name", "")})
+    with uploads.discarded_on_error(staged):
+        return start_job(kind=Job.Kind.IMPORT_MODEL, owner=owner, device="cpu", params={
+            "staged": staged, "format": fmt, "name": name, "description": description,
+            "architecture": architecture if fmt != "onnx" else "", "arch_kwargs": arch_kwargs or {},
+            "class_names": class_names, "input_spec": input_spec, "dataset": dataset.pk if dataset else None,
+            "visibility": clean_visibility(visibility), "filename": getattr(weights, "name", "")})
 
 
 def _check_dataset_matches(dataset: Dataset, class_names: list[str], input_spec: dict) -> None:
