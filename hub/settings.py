@@ -156,6 +156,10 @@ JOB_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("HUB_JOB_HEARTBEAT_TIMEOUT_
 HUB_WORKER_MEMORY_BYTES = (int(os.environ["HUB_WORKER_MEMORY_BYTES"]) if os.environ.get("HUB_WORKER_MEMORY_BYTES")
                            else None)
 HUB_JOB_MEMORY_BYTES = int(os.environ.get("HUB_JOB_MEMORY_BYTES", str(8 * 1024**3)))
+# "Try it" on a build's page: images up to this many bytes, this many classified at once per server process.
+HUB_TRY_MAX_BYTES = int(os.environ.get("HUB_TRY_MAX_BYTES", str(10 * 1024**2)))
+HUB_TRY_CONCURRENCY = int(os.environ.get("HUB_TRY_CONCURRENCY", "2"))
+HUB_THROTTLE_TRY = os.environ.get("HUB_THROTTLE_TRY", "30/min")  # per user
 
 # Uploads: refused while streaming once over this size (bytes).
 HUB_MAX_UPLOAD_BYTES = int(os.environ.get("HUB_MAX_UPLOAD_BYTES", str(2 * 1024**3)))

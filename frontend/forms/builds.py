@@ -66,4 +66,18 @@ class PatchForm(HubForm):
 
 
 class TryItForm(HubForm):
-    image = forms.ImageField(label="Image", help_text="PNG or JPEG; it is resized to the build's input size.")
+    # A FileField, not Django's ImageField: the checks below read the header only (size, pixel count) and must run
+    # before Pillow is asked for anything else.
+    image = forms.FileField(label="Image", help_text="PNG or JPEG; it is resized to the build's input size.")
+
+    def clean_image(self):
+        from frontend import inference
+
+        image = self.cleaned_data["image"]
+        try:
+            inference.open_checked(image)
+        except inference.TryItError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        finally:
+            image.seek(0)
+        return image

@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.text import capfirst
 from django.views.decorators.http import require_POST
+from rest_framework.throttling import UserRateThrottle
 
 from frontend import inference, presenters
 from frontend.downloads import blob_response
@@ -91,18 +93,40 @@ def build_download(request, pk):
     return blob_response(request, build, build.onnx, f"{presenters.slug(build.name or f'build-{build.pk}')}.onnx")
 
 
+class TryThrottle(UserRateThrottle):
+    """Per user, HUB_THROTTLE_TRY (DRF's throttle on the Django cache, as the API's)."""
+
+    scope = "try"
+
+    def get_rate(self):
+        return getattr(settings, "HUB_THROTTLE_TRY", "30/min")
+
+
+@login_required
 @require_POST
 def build_try(request, pk):
     """Run one uploaded image through the build's ONNX file; answers the result partial (htmx)."""
     build = _get_build(request, pk)
     form = TryItForm(request.POST, request.FILES)
     context = {"build": build, "form": form}
+    throttle = TryThrottle()
+    if not throttle.allow_request(request, None):
+        wait = int(throttle.wait() or 1)
+        context["problem"] = f"Too many tries; wait {wait} s and try again."
+        response = render(request, "frontend/builds/_try_result.html", context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    status = 400
     if form.is_valid():
         try:
             context["ranked"] = inference.predict(build, form.cleaned_data["image"])
+            status = 200
         except inference.TryItError as exc:
             form.add_error("image", str(exc))
-    return render(request, "frontend/builds/_try_result.html", context, status=200 if form.is_valid() else 400)
+        except inference.Busy:
+            context["problem"] = "The server is busy classifying other images; try again in a moment."
+            status = 503
+    return render(request, "frontend/builds/_try_result.html", context, status=status)
 
 
 @login_required

@@ -51,7 +51,8 @@ def test_build_detail_download_and_lineage(alice_client, user, hub):
     assert b"".join(response.streaming_content) == f.blobs.read_bytes(build.onnx)
 
 
-def test_try_it_runs_the_onnx_file(client, user, hub):
+def test_try_it_runs_the_onnx_file(alice_client, user, hub):
+    client = alice_client
     build = f.make_build(user, hub["modules"][:3])
     bright = client.post(reverse("frontend:build_try", args=[build.pk]), {"image": _png(255)})
     assert bright.status_code == 200
@@ -61,7 +62,8 @@ def test_try_it_runs_the_onnx_file(client, user, hub):
     assert 'id="predicted">' in dark
 
 
-def test_try_it_rejects_a_file_that_is_no_image(client, user, hub):
+def test_try_it_rejects_a_file_that_is_no_image(alice_client, user, hub):
+    client = alice_client
     build = f.make_build(user, hub["modules"][:3])
     response = client.post(reverse("frontend:build_try", args=[build.pk]),
                            {"image": SimpleUploadedFile("x.png", b"not an image")})
@@ -72,6 +74,7 @@ def test_private_build_is_404_for_others(client, other_user, hub):
     build = f.make_build(other_user, list(hub["private_decomposition"].modules.all()[:2]), visibility="private")
     for name in ("frontend:build_detail", "frontend:build_download"):
         assert client.get(reverse(name, args=[build.pk])).status_code == 404
+    client.force_login(hub["model"].owner)  # alice: "Try it" needs a login; bob's private build is still 404
     assert client.post(reverse("frontend:build_try", args=[build.pk]), {"image": _png(9)}).status_code == 404
 
 
