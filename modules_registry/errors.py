@@ -52,6 +52,8 @@ class ErrorCode(models.TextChoices):
     IMMUTABLE = "immutable", "stored artefacts never change"
     # sizes, ranges, rates
     UPLOAD_TOO_LARGE = "upload_too_large", "the upload is over HUB_MAX_UPLOAD_BYTES (details.limit_bytes)"
+    REQUEST_TOO_LARGE = "request_too_large", ("the request's fields are over DATA_UPLOAD_MAX_MEMORY_SIZE "
+                                              "(details.limit_bytes), or it sends too many fields or files")
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable", "the byte range lies outside the file (details.size)"
     THROTTLED = "throttled", "too many requests; retry after details.retry_after_seconds"
     # the server's side

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -43,6 +45,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.JOB_ENDED: status.HTTP_409_CONFLICT,
     ErrorCode.IMMUTABLE: status.HTTP_409_CONFLICT,
     ErrorCode.UPLOAD_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    ErrorCode.REQUEST_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ErrorCode.RANGE_NOT_SATISFIABLE: status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
     ErrorCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
     ErrorCode.ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
@@ -100,8 +103,26 @@ def _first_text(detail) -> str:
     return str(detail)
 
 
+def _too_large(exc) -> Response:
+    """Django's own request limits (raised while the body is parsed), in the API's shape instead of its HTML page."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response(ErrorCode.REQUEST_TOO_LARGE, f"the request's fields (everything but its files) are "
+                              f"larger than the limit of {limit:,} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE); send shorter "
+                              "values, and files as files", {"limit_bytes": limit})
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return error_response(ErrorCode.REQUEST_TOO_LARGE, f"the request sends more than {limit:,} files "
+                              "(DATA_UPLOAD_MAX_NUMBER_FILES)", {"limit_files": limit})
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    return error_response(ErrorCode.REQUEST_TOO_LARGE, f"the request sends more than {limit:,} fields "
+                          "(DATA_UPLOAD_MAX_NUMBER_FIELDS)", {"limit_fields": limit})
+
+
 def exception_handler(exc, context):
     headers = {}
+    if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+        return _too_large(exc)
     if isinstance(exc, HubError):
         details = {"field": exc.field} if exc.field else {}
         return error_response(exc.code, str(exc), {**details, **exc.details})
