@@ -161,7 +161,7 @@ PRESETS: dict[str, GradSplitterConfig] = {
     # GradSplitter's reference defaults (src/grad_splitter.py): scores 1, Adam, 5 head epochs at 0.01,
     # 20 cycles of [5 mask+head epochs at 0.001, 2 head epochs at 0.001], one module per pass,
     # the epoch with the best validation accuracy.
-    "paper": GradSplitterConfig(),
+    "paper": GradSplitterConfig(preset="paper"),  # named: the classmethod `preset` shadows the field default
     # Tuned on digits-32 (SimCNN, ResCNN, InceCNN at width 0.125, resnet18 at 0.25): all modules in
     # one pass; scores start from per-class activation statistics, just around the threshold; the loss
     # on the heads' raw outputs, half of it distilled from the base model's outputs at T = 4; alpha

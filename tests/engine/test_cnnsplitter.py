@@ -4,6 +4,7 @@ import copy
 import dataclasses
 import functools
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -32,6 +33,8 @@ def test_presets_and_registration():
     paper = make_config("cnnsplitter", "paper")
     assert (paper.population, paper.parents, paper.elites, paper.generations, paper.mutation) == (100, 50, 20, 200, 0.05)
     assert paper.thresholds == (0.95, 0.95, 0.85, 0.8) and (paper.keep_min, paper.keep_max) == (50, 500)
+    assert paper.preset == "paper" and json.loads(json.dumps(paper.to_dict()))["preset"] == "paper"
+    assert make_config("gradsplitter", "paper").to_dict()["preset"] == "paper"  # was the classmethod, not JSON
     fast = make_config("cnnsplitter", "fast", {"generations": 3})
     assert fast.generations == 3 and fast.preset == "fast"
     assert CNNSplitterConfig.from_dict(fast.to_dict()) == fast
