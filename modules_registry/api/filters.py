@@ -70,14 +70,17 @@ def _decomposable(queryset, name, value):
 class ModelFilter(OwnedFilter):
     class_name = filters.CharFilter(method=_has_class, max_length=120, help_text="has a class of this name")
     architecture = filters.CharFilter(max_length=80)
-    format = filters.ChoiceFilter(choices=BaseModel.Format.choices)
+    file_format = filters.ChoiceFilter(field_name="format", choices=BaseModel.Format.choices,
+                                       help_text="the weights' file format")
+    format = filters.ChoiceFilter(choices=BaseModel.Format.choices, help_text="the same as file_format")
     dataset = IdFilter(field_name="dataset_id", help_text="id of the data set it was trained on")
     decomposable = filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method=_decomposable,
                                         help_text="can be split into per-class modules")
 
     class Meta:
         model = BaseModel
-        fields = ["owner", "visibility", "class_name", "architecture", "format", "dataset", "decomposable"]
+        fields = ["owner", "visibility", "class_name", "architecture", "file_format", "format", "dataset",
+                  "decomposable"]
 
 
 class DecompositionFilter(OwnedFilter):

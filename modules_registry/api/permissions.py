@@ -14,8 +14,8 @@ class InsufficientScope(exceptions.PermissionDenied):
 
 class ReadAnyWriteWithScope(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
+        if request.method in permissions.SAFE_METHODS or getattr(view, "reads_only", False):
+            return True  # reads_only: a POST that writes nothing (an estimate) is a read
         if not (request.user and request.user.is_authenticated):
             return False  # 401 with WWW-Authenticate
         if isinstance(request.auth, APIToken) and not request.auth.can_write:

@@ -6,7 +6,7 @@ import re
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.response import Response
 
 from modules_registry import selectors
@@ -14,9 +14,26 @@ from modules_registry.api.downloads import blob_response
 from modules_registry.api.serializers.resources import JobOut
 
 
-class ArtifactViewSet(viewsets.ReadOnlyModelViewSet):
-    """A read-only resource; ``list_query``/``detail_query`` are visibility-aware query functions of the user."""
+class _NoFormatOverride:
+    URL_FORMAT_OVERRIDE = None
 
+
+class FormatIsAFilter(DefaultContentNegotiation):
+    """The resources answer JSON only, so ``?format=`` is not DRF's renderer override here (which answered 404 for
+    ``?format=onnx``) but an ordinary query parameter: the models' file format filter. The schema view keeps the
+    override (``/api/schema/?format=json``)."""
+
+    settings = _NoFormatOverride
+
+
+class ArtifactViewSet(viewsets.ReadOnlyModelViewSet):
+    """A read-only resource; ``list_query``/``detail_query`` are visibility-aware query functions of the user.
+
+    An action with ``reads_only=True`` (POST, but it writes nothing, e.g. an estimate) is allowed with a read
+    token, or none, like a GET."""
+
+    content_negotiation_class = FormatIsAFilter
+    reads_only = False
     list_query = None
     detail_query = None
     list_serializer = None

@@ -50,9 +50,10 @@ class BuildViewSet(ArtifactViewSet):
         return build_answer(service.start_patch(owner=request.user, **data), request)
 
     @extend_schema(request=EstimateIn, responses={200: EstimateOut})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], reads_only=True)
     def estimate(self, request):
-        """Params and FLOPs of both strategies for a selection, before building."""
+        """Params and FLOPs of both strategies for a selection, before building (writes nothing: a read token, or
+        none for public modules, will do)."""
         data = command_input(self, EstimateIn)
         return Response(service.estimate(user=request.user, **data))
 
