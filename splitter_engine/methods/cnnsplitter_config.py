@@ -154,6 +154,7 @@ PRESETS: dict[str, CNNSplitterConfig] = {
     "paper": CNNSplitterConfig(preset="paper"),  # named: the classmethod `preset` shadows the field default
     # Tuned for 2 CPU cores (see docs/cnnsplitter.md for every difference and the measurements).
     "fast": CNNSplitterConfig(
-        preset="fast", val_per_class=16, sensitivity_ratios=(0.2, 0.4, 0.6, 0.8), population=24, parents=12,
-        elites=4, generations=30, early_stop_patience=10, keep_min=16, keep_max=128),
+        preset="fast", val_per_class=16, sensitivity_ratios=(0.2, 0.4, 0.6, 0.8), sensitivity_drop=0.02,
+        ratio_cap=0.8, population=24, parents=12, elites=4, generations=30, early_stop_patience=10, keep_min=16,
+        keep_max=128),
 }
