@@ -44,7 +44,7 @@ def test_paper_preset_has_the_reference_defaults():
 
 
 def test_fast_preset_and_overrides():
-    config = GradSplitterConfig.preset("fast", alpha=0.2, seed="7")
+    config = GradSplitterConfig.preset("fast", alpha=0.2, seed=7)
     assert config.modules_per_pass == 0 and config.score_init == "activation" and config.selection == "tolerance"
     assert (config.distill, config.distill_temperature) == (0.5, 4.0)
     assert (config.alpha, config.seed) == (0.2, 7)
@@ -52,6 +52,8 @@ def test_fast_preset_and_overrides():
     assert lrs[0] == config.mask_lr and lrs[-1] == pytest.approx(config.mask_lr * config.mask_lr_final)
     assert GradSplitterConfig.from_dict(config.to_dict()) == config
     assert make_config("gradsplitter", "fast", {"alpha": 0.2}) == GradSplitterConfig.preset("fast", alpha=0.2)
+    with pytest.raises(EngineError, match="seed must be an integer, got '7'"):  # nothing is converted (#19)
+        GradSplitterConfig.preset("fast", seed="7")
 
 
 def _epoch(phase, accuracy, retention):
