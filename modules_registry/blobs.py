@@ -20,7 +20,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 
 from modules_registry.models import Blob
-from modules_registry.processes import gone, process_tag
+from modules_registry.processes import TAG, gone, process_tag
 
 CHUNK = 1024 * 1024
 TEMP_DIR_NAME = "blobs/tmp"
@@ -208,12 +208,14 @@ def local_copy(blob: Blob, suffix: str = "") -> Iterator[Path]:
 def remove_stale_temp_files(older_than_seconds: float = 3600.0, directory: Path | None = None) -> int:
     """Delete temporary files that writers which died left behind: at once those of a process of this machine that
     no longer runs (their names carry its tag), and any file not written to for ``older_than_seconds`` (a writer
-    on another machine sharing the directory)."""
+    on another machine sharing the directory). Only files whose names start with a process tag are touched."""
     removed = 0
     cutoff = time.time() - older_than_seconds
-    for path in (directory or _temp_dir()).glob("*"):
+    for path in (directory or _temp_dir()).iterdir():
+        if not TAG.match(path.name):  # not a file the hub named: the directory may be shared (e.g. /tmp)
+            continue
         with contextlib.suppress(FileNotFoundError):
-            if gone(path.name) or path.stat().st_mtime < cutoff:
+            if path.is_file() and (gone(path.name) or path.stat().st_mtime < cutoff):
                 path.unlink()
                 removed += 1
     return removed
