@@ -1,6 +1,7 @@
 """Decomposition methods behind one interface: ``get_decomposer(name).decompose(model, data, config, ctx)``."""
 from splitter_engine.methods.base import Decomposer, get_decomposer, list_decomposers, register_decomposer
 from splitter_engine.methods.cnnsplitter import CNNSplitter
+from splitter_engine.methods.concern import Concern
 from splitter_engine.methods.gradsplitter import GradSplitter
 from splitter_engine.methods.gradsplitter_config import GradSplitterConfig
 from splitter_engine.methods.result import DecompositionResult
