@@ -7,8 +7,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from splitter_engine.bounds import (MAX_EVAL_BATCH, MAX_GENERATIONS, MAX_POPULATION, MAX_SEED, ConfigError, integer,
+                                    number, typed)
 from splitter_engine.runtime import EngineError
 
+WHAT = "CNNSplitter"
+# Closed ranges of the int settings (splitter_engine.bounds: every size and count has one).
+INT_RANGES = {
+    "seed": (0, MAX_SEED), "val_per_class": (0, 100_000), "blocks_small": (1, 1000), "blocks_large": (1, 1000),
+    "large_group": (1, 100_000), "population": (2, MAX_POPULATION), "parents": (2, MAX_POPULATION),
+    "elites": (0, MAX_POPULATION), "generations": (1, MAX_GENERATIONS), "early_stop_patience": (0, MAX_GENERATIONS),
+    "keep_min": (1, 100_000), "keep_max": (1, 100_000), "batch_images": (1, MAX_EVAL_BATCH),
+}
 
 
 @dataclass(frozen=True)
@@ -58,16 +68,8 @@ class CNNSplitterConfig:
     batch_images: int = 1024
 
     def __post_init__(self) -> None:
-        for name in ("population", "parents", "generations", "blocks_small", "blocks_large", "large_group",
-                     "keep_min", "keep_max", "batch_images"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise EngineError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("elites", "early_stop_patience", "val_per_class"):
-            if getattr(self, name) < 0:
-                raise EngineError(f"{name} must not be negative, got {getattr(self, name)!r}")
-        if self.population < 2:
-            raise EngineError(f"population must be at least 2, got {self.population}")
+        for name, (low, high) in INT_RANGES.items():
+            integer(WHAT, name, getattr(self, name), low, high)
         if not 2 <= self.parents <= self.population:
             raise EngineError(f"parents must be between 2 and population ({self.population}), got {self.parents}")
         if self.elites >= self.population:
@@ -115,25 +117,16 @@ class CNNSplitterConfig:
         if unknown:
             raise EngineError(f"unknown CNNSplitter setting(s) {unknown}; settings are {sorted(known)}")
         base = PRESETS[name]
-        typed = {}
+        checked = {}
         for key, value in overrides.items():
             current = getattr(base, key)
-            try:
-                if isinstance(current, tuple):
-                    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-                        raise TypeError(f"{key} must be a list of numbers, got {value!r}")
-                    typed[key] = tuple(float(v) for v in value)
-                elif isinstance(current, bool) or value is None or isinstance(value, (list, dict, bool)):
-                    raise TypeError(f"{key} must be a number, got {value!r}")
-                elif isinstance(current, int):
-                    if isinstance(value, float) and not value.is_integer():
-                        raise TypeError(f"{key} must be an integer, got {value!r}")
-                    typed[key] = int(value)
-                else:
-                    typed[key] = type(current)(value)
-            except (TypeError, ValueError) as exc:
-                raise EngineError(f"bad CNNSplitter setting value: {exc}") from exc
-        return replace(base, **typed)
+            if isinstance(current, tuple):
+                if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                    raise ConfigError(f"{WHAT}: {key} must be a list of numbers, got {value!r}", setting=key)
+                checked[key] = tuple(number(WHAT, key, v, 0, 1) for v in value)
+            else:
+                checked[key] = typed(WHAT, key, current, value)
+        return replace(base, **checked)
 
     def to_dict(self) -> dict:
         data = asdict(self)
