@@ -11,8 +11,8 @@ the counts of every class that observes it (a membership matrix product), on CPU
   input, the channel-level consequence of the paper's rule (a channel inactive at every position for every
   observed input is masked everywhere by the paper, and is removed physically here).
 - ``sliced`` preset (keep rule ``fraction``): kept when active for at least a fraction tau of the observed
-  inputs; tau is chosen on the validation split (of a grid, the one keeping the fewest kernels whose voting
-  accuracy stays within ``tolerance`` of the model's there), or fixed by the caller.
+  inputs; tau is chosen on the validation split (of a grid, the largest whose voting accuracy stays within
+  ``tolerance`` of the model's there), or fixed by the caller.
 
 Concern modularization: channeling gives each module a two-row output layer, the class's row and bias and
 one "rest" row with the mean of the other classes' rows and biases (scoring kind ``class_vs_rest``);
@@ -317,9 +317,12 @@ class _Concern:
                 "seconds": round(time.perf_counter() - seconds_from, 3)}
 
     def _choose(self, seen: dict, base_val: float) -> tuple[list[dict], float | None, torch.Tensor]:
-        """The keep-masks and their history: the rule's one result, or every tau of the grid measured on the
-        validation split and the one keeping the fewest kernels within tolerance of the model there (the
-        most accurate when none is). Accuracy is not monotone in tau, so every value is tried."""
+        """The keep-masks and their history: the rule's one result, or tau chosen on the validation split:
+        the largest tau of the grid whose voting accuracy stays within tolerance of the model's there (the
+        most accurate tried when none does). Masks shrink as tau grows and, on every bench model, accuracy
+        never rose with tau (docs/concern.md), so ``bisect`` finds it in about log2(grid) measurements;
+        ``scan`` measures every tau (the whole frontier in the history) and keeps the fewest kernels within
+        tolerance."""
         config = self.config
         if config.keep_rule == "any" or config.tau is not None:
             tau = None if config.keep_rule == "any" else config.tau
@@ -328,30 +331,42 @@ class _Concern:
             return [{**entry, "chosen": True}], tau, masks
         grid = sorted(set(config.tau_grid))
         floor = base_val - config.tolerance - _EPS
-        history, candidates = [], []
+        tried: dict[int, tuple[dict, torch.Tensor]] = {}
         measured: dict[bytes, dict] = {}  # low taus often give the same masks: measured once
-        for i, tau in enumerate(grid):
+
+        def trial(i: int) -> bool:
             t0 = time.perf_counter()
-            masks = self.masks(seen, tau)
+            masks = self.masks(seen, grid[i])
             key = masks.numpy().tobytes()
             if key in measured:
-                entry = {**measured[key], "epoch": i, "phase": f"tau={tau}", "tau": tau,
-                         "seconds": round(time.perf_counter() - t0, 3)}
+                entry = {**measured[key], "phase": f"tau={grid[i]}", "tau": grid[i]}
             else:
-                entry = measured[key] = self._entry(i, tau, masks, t0)
-            history.append(entry)
-            candidates.append(masks)
-            self.ctx.report(0.5 + 0.4 * (i + 1) / len(grid), "select",
-                            f"tau {tau}: val accuracy {entry['accuracy']:.4f}, kernels kept {entry['retention']:.3f}",
+                entry = measured[key] = self._entry(i, grid[i], masks, t0)
+            entry["seconds"] = round(time.perf_counter() - t0, 3)
+            tried[i] = (entry, masks)
+            self.ctx.report(0.5 + 0.4 * len(tried) / len(grid), "select",
+                            f"tau {grid[i]}: val accuracy {entry['accuracy']:.4f}, kernels kept {entry['retention']:.3f}",
                             dict(entry))
-        within = [i for i, h in enumerate(history) if h["accuracy"] >= floor]
-        if within:
-            best = min(within, key=lambda i: (history[i]["retention"], -history[i]["accuracy"], i))
+            return entry["accuracy"] >= floor
+
+        if config.tau_search == "scan":
+            within = [i for i in range(len(grid)) if trial(i)]
+            best = min(within, key=lambda i: (tried[i][0]["retention"], -tried[i][0]["accuracy"], i)) if within else None
         else:
-            best = max(range(len(history)), key=lambda i: (history[i]["accuracy"], -history[i]["retention"]))
-        for i, entry in enumerate(history):
-            entry["chosen"] = i == best
-        return history, grid[best], candidates[best]
+            low, high, best = 0, len(grid) - 1, None
+            while low <= high:
+                middle = (low + high) // 2
+                if trial(middle):
+                    best, low = middle, middle + 1
+                else:
+                    high = middle - 1
+        if best is None:
+            best = max(tried, key=lambda i: (tried[i][0]["accuracy"], -i))
+        history = []
+        for order, i in enumerate(sorted(tried)):  # in tau order
+            entry = dict(tried[i][0], epoch=order, chosen=i == best)
+            history.append(entry)
+        return history, grid[best], tried[best][1]
 
     def _units(self, masks: torch.Tensor, seen: dict) -> dict:
         """Per class, units kept per layer: channels per group (sliced), and nodes per dense hidden layer active

@@ -216,7 +216,12 @@ def test_the_decomposition_reports_units_per_layer_history_and_retention():
     result = decomposed("sliced")[3]
     m = result.metrics
     assert {"composed_accuracy", "base_accuracy", "mean_retention", "val_composed_accuracy"} <= set(m)
-    assert len(result.history) == len(concern("sliced").tau_grid) and sum(h["chosen"] for h in result.history) == 1
+    taus = [h["tau"] for h in result.history]
+    assert taus == sorted(taus) and set(taus) <= set(concern("sliced").tau_grid)
+    assert len(taus) <= 4 and sum(h["chosen"] for h in result.history) == 1  # bisection over 10 values
+    floor = m["val_base_accuracy"] - concern("sliced").tolerance
+    above = [h["tau"] for h in result.history if h["tau"] > m["tau"]]
+    assert all(h["accuracy"] < floor for h in result.history if h["tau"] in above)
     assert result.history[result.selected_epoch]["tau"] == m["tau"] and m["tau_chosen_on"] == "val"
     chosen_acc = result.history[result.selected_epoch]["accuracy"]
     assert chosen_acc >= m["val_base_accuracy"] - concern("sliced").tolerance - 1e-9
@@ -227,6 +232,24 @@ def test_the_decomposition_reports_units_per_layer_history_and_retention():
     meta, tensors = result.to_state()
     again = DecompositionResult.from_state(meta, tensors)
     assert torch.equal(again.masks, result.masks) and again.scoring == "class_vs_rest"
+
+
+def test_scan_measures_every_tau_and_keeps_the_fewest_kernels_within_tolerance():
+    runner, _, _, seen = observed()
+    base_val = float((runner._probabilities(runner.x_val).argmax(1) == runner.y_val).float().mean())
+    config = runner.config
+    try:
+        runner.config = concern("sliced", tau_search="scan", bln_delta=0.0)
+        history, tau, masks = runner._choose(seen, base_val)
+    finally:
+        runner.config = config
+    assert [h["tau"] for h in history] == list(concern("sliced").tau_grid)
+    within = [h for h in history if h["accuracy"] >= base_val - concern("sliced").tolerance - 1e-9]
+    chosen = next(h for h in history if h["chosen"])
+    assert chosen["tau"] == tau and chosen["retention"] == min(h["retention"] for h in within)
+    assert torch.equal(masks, runner.masks(seen, tau))
+    retention = [h["retention"] for h in history]
+    assert retention == sorted(retention, reverse=True)  # masks shrink as tau grows
 
 
 def test_replace_swaps_exactly_one_class():
@@ -265,6 +288,7 @@ def test_replace_swaps_exactly_one_class():
     ({"confidence": 1.0}, "confidence"),
     ({"bln_delta": 2}, "bln_delta"),
     ({"keep_rule": "all"}, "keep_rule"),
+    ({"tau_search": "random"}, "tau_search"),
     ({"tau": True}, "bad concern identification setting"),
     ({"taux": 0.3}, "unknown concern identification setting"),
 ])
