@@ -8,6 +8,7 @@ those figures per run.
 
     python bench/decompose.py --quick     # narrow models, fast preset (the < 10 min proof)
     python bench/decompose.py             # paper widths, both presets (hours on 2 CPU cores)
+    python bench/decompose.py --quick --methods concern   # concern identification (bench/decompose_concern.py)
 """
 from __future__ import annotations
 
@@ -177,6 +178,16 @@ def bench_data(source: str) -> ImageDataset:
     return load_builtin(source)
 
 
+def concern_summary(plan, data: ImageDataset, args) -> dict:
+    """Concern identification on the same models (both presets, reuse, replace): bench/decompose_concern.py."""
+    from bench.decompose_concern import concern_bench
+
+    started = time.perf_counter()
+    result = concern_bench(plan, data, args.seed)
+    return {"bench": "decompose", "method": "concern", "quick": args.quick, "dataset": data.name,
+            "threads": args.threads, "seed": args.seed, "seconds": round(time.perf_counter() - started, 1), **result}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="narrow models, fast preset only")
@@ -186,6 +197,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default="digits-32",
                         help="a built-in data set, or an upload's path (.npz, image .zip, CIFAR .tar.gz), e.g. the "
                              "shapes-32.npz bench/make_shapes.py writes: a data set nothing was tuned on")
+    parser.add_argument("--methods", default="gradsplitter",
+                        help="comma-separated: gradsplitter, concern (bench/decompose_concern.py)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = bench_data(args.data)
@@ -195,6 +208,11 @@ def main(argv=None) -> int:
         wanted = set(args.models.split(","))
         plan = tuple(p for p in plan if p[0] in wanted)
     started = time.perf_counter()
+    methods = set(args.methods.split(","))
+    concern = concern_summary(plan, data, args) if "concern" in methods else None
+    if methods == {"concern"}:
+        print(json.dumps(concern))
+        return 0
     runs = []
     for name, width, epochs in plan:
         for preset in presets:
@@ -206,6 +224,8 @@ def main(argv=None) -> int:
                "seed": args.seed,
                "seconds": round(time.perf_counter() - started, 1), "runs": runs,
                "targets_met": all(r["accuracy_loss"] <= 0.01 and r["mean_retention"] <= 0.40 for r in runs)}
+    if concern is not None:
+        summary["concern"] = concern
     print(json.dumps(summary))
     return 0
 

@@ -93,6 +93,34 @@ def layer_picture(spec: dict):
     return charts.horizontal_bars(rows, title="Kept channels per layer"), rows
 
 
+def class_unit_table(metrics: dict, class_names: list[str]) -> dict | None:
+    """Per class: units kept per layer and the composition's recall/F1 for the class, from a decomposition's
+    ``units`` ({layers: [{name, kind, size, sliced}], kept: [[per layer] per class]}) and ``composed_per_class``;
+    None when the metrics have no units (methods that do not record them)."""
+    units = (metrics or {}).get("units")
+    if not isinstance(units, dict) or not isinstance(units.get("layers"), list) or not isinstance(units.get("kept"), list):
+        return None
+    layers = [layer for layer in units["layers"] if isinstance(layer, dict)]
+    composed = (metrics or {}).get("composed_per_class")
+    composed = composed if isinstance(composed, list) else []
+    retention = (metrics or {}).get("retention_per_class") or []
+    positives, negatives = (metrics or {}).get("positives") or [], (metrics or {}).get("negatives") or []
+
+    def at(values, i):
+        return values[i] if isinstance(values, list) and i < len(values) else None
+
+    rows = []
+    for i, kept in enumerate(units["kept"]):
+        if not isinstance(kept, list):
+            continue
+        scores = at(composed, i) if isinstance(at(composed, i), dict) else {}
+        rows.append({"class": class_names[i] if i < len(class_names) else i, "positives": at(positives, i),
+                     "negatives": at(negatives, i), "retention": at(retention, i),
+                     "recall": scores.get("recall"), "f1": scores.get("f1"),
+                     "units": [(k, layer.get("size")) for k, layer in zip(kept, layers)]})
+    return {"layers": layers, "rows": rows}
+
+
 def class_count_picture(class_names: list[str], counts: dict):
     totals = [0] * len(class_names)
     for split_counts in (counts or {}).values():

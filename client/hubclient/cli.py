@@ -116,7 +116,7 @@ def _add_job_commands(commands) -> None:
     p = job_parser("decompose", start_decompose, "split a model into per-class modules")
     p.add_argument("model", type=int)
     p.add_argument("--method", default="gradsplitter")
-    p.add_argument("--preset", default="fast")
+    p.add_argument("--preset", default="", help="blank: the method's default (gradsplitter: fast, concern: sliced)")
     p.add_argument("--overrides", type=_json_arg, default={})
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")

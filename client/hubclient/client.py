@@ -122,7 +122,7 @@ class HubClient:
     def evaluate(self, model: int, **options) -> dict:
         return self.post(f"models/{int(model)}/evaluate/", options)
 
-    def decompose(self, model: int, *, method: str = "gradsplitter", preset: str = "fast", **options) -> dict:
+    def decompose(self, model: int, *, method: str = "gradsplitter", preset: str = "", **options) -> dict:
         return self.post(f"models/{int(model)}/decompose/", {"method": method, "preset": preset, **options})
 
     def build(self, modules: list[int], *, strategy: str = "ensemble", **options) -> dict:

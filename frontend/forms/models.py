@@ -113,8 +113,11 @@ class EvaluateForm(HubForm):
 
 class DecomposeForm(HubForm):
     method = forms.ChoiceField(choices=Decomposition.Method.choices, initial=Decomposition.Method.GRADSPLITTER)
-    preset = forms.CharField(initial="fast", max_length=20,
-                             help_text="fast (tuned, minutes on CPU) or paper (the published settings).")
+    preset = forms.CharField(initial="", max_length=20, required=False,
+                             help_text="Blank: the method's default. GradSplitter, CNNSplitter: fast (tuned, minutes "
+                                       "on CPU) or paper (the published settings). Concern identification: sliced "
+                                       "(smaller modules, seconds) or paper (the paper's rule, modules of the model's "
+                                       "size).")
     overrides = JSONObjectField(label="Config overrides (JSON)", required=False,
                                 help_text='Optional, e.g. {"epochs": 10}.')
     seed = forms.IntegerField(initial=0, min_value=0)

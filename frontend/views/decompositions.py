@@ -22,6 +22,7 @@ def decomposition_detail(request, pk):
     selected = next((h for h in history if h.get("epoch") == decomposition.selected_epoch), None)
     context = {"decomposition": decomposition, "history": history, "selected": selected,
                "chart": presenters.epoch_picture(history, decomposition.selected_epoch),
+               "units": presenters.class_unit_table(decomposition.metrics, decomposition.base_model.class_names),
                "modules": selectors.modules_of_decomposition(request.user, decomposition),
                "job": selectors.job_of(request.user, decomposition)}
     return render(request, "frontend/decompositions/detail.html", context)

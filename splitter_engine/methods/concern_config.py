@@ -115,7 +115,7 @@ def _typed(key: str, value):
 PRESETS: dict[str, ConcernConfig] = {
     # The paper's concern identification + tangling identification + MC-BLN (delta 0.5), at the level of
     # whole channels: a channel inactive for every observed input is removed; every other channel is kept.
-    "paper": ConcernConfig(),
+    "paper": ConcernConfig(preset="paper"),  # named: the classmethod ``preset`` shadows the field's default
     # Keep a channel when it is active for at least a fraction tau of the observed inputs; tau chosen per
     # run on the validation split (the largest within 2.5 points of the model's accuracy there; the target
     # allows 3 points on the test split, half a point is left for the difference between the two splits).

@@ -9,6 +9,7 @@ progress and a model without positives for a class.
 """
 import copy
 import functools
+import json
 
 import numpy as np
 import pytest
@@ -305,6 +306,9 @@ def test_presets():
     assert concern("sliced", tau=0.5).tau == 0.5
     assert ConcernConfig.from_dict(concern("sliced", tau_grid=[0.5, 0.1]).to_dict()).tau_grid == (0.1, 0.5)
     assert get_decomposer("concern").make_config().preset == "sliced"  # the hub's default: smaller modules
+    for name in ("paper", "sliced"):  # what a job stores: plain JSON that gives the same config back
+        stored = json.loads(json.dumps(concern(name).to_dict()))
+        assert stored["preset"] == name and ConcernConfig.from_dict(stored) == concern(name)
 
 
 def test_a_model_without_positives_for_a_class_is_refused_naming_it():

@@ -166,7 +166,9 @@ class EvaluateIn(serializers.Serializer):
 
 class DecomposeIn(serializers.Serializer):
     method = serializers.ChoiceField(choices=Decomposition.Method.choices, default=Decomposition.Method.GRADSPLITTER)
-    preset = StrictCharField(default="fast", max_length=20)
+    preset = StrictCharField(default="", allow_blank=True, max_length=20, help_text=(
+        "the method's preset; blank = its default. gradsplitter, cnnsplitter: fast | paper; "
+        "concern: sliced (channels active for at least a fraction tau of the observed inputs) | paper"))
     overrides = serializers.DictField(required=False, default=dict, help_text="config fields to change")
     seed = StrictIntegerField(**SEED)
     device = StrictCharField(default="auto", max_length=16, help_text=DEVICE_HELP)
