@@ -62,7 +62,7 @@ def test_a_web_process_killed_mid_upload_leaves_a_file_the_next_process_removes(
     partial = Path(killed.stdout.strip())
     assert partial.parent == tmp_path / "upload-tmp" and partial.stat().st_size == 1024**2
     in_flight = uploads.TaggedTemporaryUploadedFile("mine.npz", "application/octet-stream", 0, None)  # a live one
-    old = tmp_path / "upload-tmp" / "tmpabc.upload.zip"  # untagged (another machine's), untouched for two hours
+    old = tmp_path / "upload-tmp" / "0123456789.00000000.1-abc.upload.zip"  # another machine's, untouched for 2 h
     old.write_bytes(b"z")
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     uploads.remove_files_of_dead_processes()  # what a starting web process (wsgi.py, asgi.py) or worker does
