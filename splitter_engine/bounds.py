@@ -87,3 +87,14 @@ def typed(what: str, name: str, default, value):
             raise ConfigError(f"{_prefix(what)}{name} must be a string, got {value!r}", setting=name)
         return value
     return value
+
+
+def preset_base(what: str, presets: dict, name: str, setting_names, overrides: dict):
+    """The config of preset ``name``; an EngineError names an unknown preset or setting (``what``: the method)."""
+    if name not in presets:
+        raise EngineError(f"unknown {what} preset {name!r}; choose one of {sorted(presets)}")
+    known = set(setting_names) - {"preset"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise EngineError(f"unknown {what} setting(s) {unknown}; settings are {sorted(known)}")
+    return presets[name]

@@ -82,6 +82,11 @@ def normalise_batch(images_uint8: torch.Tensor, spec: InputSpec, device: torch.d
 
 
 @torch.no_grad()
+def channels_last(images: torch.Tensor) -> torch.Tensor:
+    """Image batches in channels-last memory format (faster convolutions on these CPUs); other tensors as they are."""
+    return images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
+
+
 def run_batched(fn, x: torch.Tensor, batch_size: int = 256, check=None) -> torch.Tensor:
     """``fn`` applied to ``x`` in batches of ``batch_size``, outputs concatenated (no gradients); ``check`` (e.g.
     ``ctx.check_cancelled``) is called before each batch."""

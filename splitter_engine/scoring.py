@@ -18,6 +18,8 @@ tensors, both build the structure only, for loading stored weights.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 import torch.nn as nn
 
@@ -68,7 +70,7 @@ class ClassVsRestScorer(nn.Module):
         return torch.softmax(outputs, dim=1)[:, 0]
 
 
-class ScoringKind:
+class ScoringKind(ABC):
     name: str = ""
     label: str = ""  # what the UI and API say the score is
     tensor_names: tuple[str, ...] = ()
@@ -94,8 +96,9 @@ class ScoringKind:
                 input_shape: tuple[int, int, int]) -> nn.Module:
         return model
 
+    @abstractmethod
     def scorer(self, class_index: int, tensors: Tensors | None, spec: dict, num_classes: int) -> nn.Module:
-        raise NotImplementedError
+        """The layer turning the sliced network's output into one score per image."""
 
 
 class HeadScoring(ScoringKind):

@@ -12,5 +12,5 @@ def make_config(method: str, preset: str, overrides: dict | None = None):
     return get_decomposer(method).make_config(preset, **(overrides or {}))
 
 
-__all__ = ["Decomposer", "DecompositionResult", "GradSplitter", "GradSplitterConfig", "get_decomposer",
-           "list_decomposers", "make_config", "register_decomposer"]
+__all__ = ["CNNSplitter", "Concern", "Decomposer", "DecompositionResult", "GradSplitter", "GradSplitterConfig",
+           "get_decomposer", "list_decomposers", "make_config", "register_decomposer"]

@@ -26,6 +26,7 @@ from splitter_engine.channels import ChannelGraph, analyse_channels
 from splitter_engine.data import ImageDataset
 from splitter_engine.folding import fold_batchnorm
 from splitter_engine.gating import ChannelGate
+from splitter_engine.evaluation import channels_last
 from splitter_engine.methods.base import register_decomposer
 from splitter_engine.methods.cnnsplitter_config import CNNSplitterConfig
 from splitter_engine.methods.genetic import GeneLayout, decode, gene_layout, initial_population, next_generation
@@ -104,7 +105,7 @@ class _Search:
         if missing:
             raise EngineError(f"the validation images have no image of class(es) {[self.class_names[c] for c in missing]}; "
                               "CNNSplitter measures every class on validation data")
-        return _channels_last(x.to(self.device)), y.to(self.device)
+        return channels_last(x.to(self.device)), y.to(self.device)
 
     def _check_outputs(self) -> None:
         with torch.no_grad():
@@ -286,7 +287,7 @@ class _Search:
         config = self.config
         masks = snapshots[chosen]
         x_test, y_test = self.data.tensors("test")
-        x_test, y_test = _channels_last(x_test.to(self.device)), y_test.to(self.device)
+        x_test, y_test = channels_last(x_test.to(self.device)), y_test.to(self.device)
         if len(x_test):
             test_logits = self.class_logits(masks.float(), torch.arange(self.n), x_test)
             test_acc = float((test_logits.argmax(0) == y_test).float().mean())
@@ -333,10 +334,6 @@ def _group_ranks(importance: torch.Tensor, group_sizes: list[int]) -> torch.Tens
         order = torch.from_numpy(np.argsort(-part.numpy(), axis=-1, kind="stable"))
         parts.append(order.argsort(dim=-1))
     return torch.cat(parts, dim=-1)
-
-
-def _channels_last(images: torch.Tensor) -> torch.Tensor:
-    return images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
 
 
 class CNNSplitter:

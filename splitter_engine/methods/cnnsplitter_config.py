@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from splitter_engine.bounds import (MAX_EVAL_BATCH, MAX_GENERATIONS, MAX_POPULATION, MAX_SEED, ConfigError, integer,
-                                    number, typed)
+                                    number, preset_base, typed)
 from splitter_engine.runtime import EngineError
 
 WHAT = "CNNSplitter"
@@ -110,13 +110,7 @@ class CNNSplitterConfig:
 
     @classmethod
     def preset(cls, name: str = "paper", **overrides) -> "CNNSplitterConfig":
-        if name not in PRESETS:
-            raise EngineError(f"unknown CNNSplitter preset {name!r}; choose one of {sorted(PRESETS)}")
-        known = {f.name for f in fields(cls)} - {"preset"}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise EngineError(f"unknown CNNSplitter setting(s) {unknown}; settings are {sorted(known)}")
-        base = PRESETS[name]
+        base = preset_base(WHAT, PRESETS, name, (f.name for f in fields(cls)), overrides)
         checked = {}
         for key, value in overrides.items():
             current = getattr(base, key)

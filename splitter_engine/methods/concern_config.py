@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from splitter_engine.bounds import preset_base
 from splitter_engine.runtime import EngineError
 
 KEEP_RULES = ("any", "fraction")
@@ -69,17 +70,12 @@ class ConcernConfig:
 
     @classmethod
     def preset(cls, name: str = "paper", **overrides) -> "ConcernConfig":
-        if name not in PRESETS:
-            raise EngineError(f"unknown concern identification preset {name!r}; choose one of {sorted(PRESETS)}")
-        known = {f.name for f in fields(cls)} - {"preset"}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise EngineError(f"unknown concern identification setting(s) {unknown}; settings are {sorted(known)}")
+        base = preset_base("concern identification", PRESETS, name, (f.name for f in fields(cls)), overrides)
         try:
             typed = {key: _typed(key, value) for key, value in overrides.items()}
         except (TypeError, ValueError) as exc:
             raise EngineError(f"bad concern identification setting value: {exc}") from exc
-        return replace(PRESETS[name], **typed)
+        return replace(base, **typed)
 
     def to_dict(self) -> dict:
         data = asdict(self)

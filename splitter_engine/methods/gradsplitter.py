@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from splitter_engine.channels import ChannelGraph, analyse_channels
 from splitter_engine.data import ImageDataset
-from splitter_engine.evaluation import run_batched
+from splitter_engine.evaluation import channels_last, run_batched
 from splitter_engine.folding import fold_batchnorm
 from splitter_engine.gating import ChannelGate
 from splitter_engine.methods.base import register_decomposer
@@ -85,7 +85,7 @@ class _Search:
             search_idx, val_idx = search_split(y.numpy(), config.val_fraction, config.seed)
             x, y, x_val, y_val = x[search_idx], y[search_idx], x[val_idx], y[val_idx]
         x_test, y_test = data.tensors("test")
-        self.x, self.x_val, self.x_test = (_channels_last(t.to(self.device)) for t in (x, x_val, x_test))
+        self.x, self.x_val, self.x_test = (channels_last(t.to(self.device)) for t in (x, x_val, x_test))
         self.y, self.y_val, self.y_test = (t.to(self.device) for t in (y, y_val, y_test))
         self._check_outputs()
 
@@ -367,10 +367,6 @@ class _Search:
             method=GradSplitter.name, config=self.config.to_dict(), class_names=self.class_names,
             group_roots=[g.root for g in self.graph.groups], group_sizes=[g.size for g in self.graph.groups],
             masks=snapshot.masks, scoring="head", scoring_tensors=head_tensors, history=history, selected_epoch=chosen, metrics=metrics)
-
-
-def _channels_last(images: torch.Tensor) -> torch.Tensor:
-    return images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
 
 
 def _mean(values: list[float]) -> float | None:

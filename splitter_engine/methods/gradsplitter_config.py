@@ -5,8 +5,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from splitter_engine.bounds import (MAX_BATCH, MAX_EPOCHS, MAX_EVAL_BATCH, MAX_HIDDEN, MAX_SEARCH_EPOCHS, MAX_SEED,
-                                    ConfigError, integer, number, typed)
-from splitter_engine.runtime import EngineError
+                                    ConfigError, integer, number, preset_base, typed)
 
 _CHOICES = {
     "score_init": ("ones", "activation"),
@@ -119,13 +118,7 @@ class GradSplitterConfig:
 
     @classmethod
     def preset(cls, name: str = "paper", **overrides) -> "GradSplitterConfig":
-        if name not in PRESETS:
-            raise EngineError(f"unknown GradSplitter preset {name!r}; choose one of {sorted(PRESETS)}")
-        known = {f.name for f in fields(cls)} - {"preset"}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise EngineError(f"unknown GradSplitter setting(s) {unknown}; settings are {sorted(known)}")
-        base = PRESETS[name]
+        base = preset_base(WHAT, PRESETS, name, (f.name for f in fields(cls)), overrides)
         checked = {key: typed(WHAT, key, getattr(base, key), value) for key, value in overrides.items()}
         return replace(base, **checked)
 
