@@ -87,6 +87,7 @@ def channels_last(images: torch.Tensor) -> torch.Tensor:
     return images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
 
 
+@torch.no_grad()
 def run_batched(fn, x: torch.Tensor, batch_size: int = 256, check=None) -> torch.Tensor:
     """``fn`` applied to ``x`` in batches of ``batch_size``, outputs concatenated (no gradients); ``check`` (e.g.
     ``ctx.check_cancelled``) is called before each batch."""
