@@ -8,22 +8,35 @@ from accounts import selectors, services
 from accounts.forms import TokenForm
 
 
+NEW_TOKEN_KEY = "accounts.new_token"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
+    """POST creates a token and redirects (a reload must not create another); the GET after it shows the raw
+    token once, handed over in the session and removed from it as it is shown."""
     form = TokenForm(request.POST or None)
-    created = None
     if request.method == "POST" and form.is_valid():
         try:
             token, raw = services.create_token(user=request.user, **form.cleaned_data)
         except services.TokenError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
         else:
-            created = {"token": token, "raw": raw}
-            form = TokenForm()
-    status = 400 if request.method == "POST" and created is None else 200
+            request.session[NEW_TOKEN_KEY] = {"id": token.pk, "raw": raw}
+            return redirect("accounts:tokens")
+    created = _pop_new_token(request)
+    status = 400 if request.method == "POST" else 200
     return render(request, "accounts/tokens.html",
                   {"form": form, "created": created, "tokens": selectors.tokens_of(request.user)}, status=status)
+
+
+def _pop_new_token(request) -> dict | None:
+    handed = request.session.pop(NEW_TOKEN_KEY, None)
+    if not isinstance(handed, dict):
+        return None
+    token = selectors.tokens_of(request.user).filter(pk=handed.get("id")).first()
+    return {"token": token, "raw": handed.get("raw")} if token is not None else None
 
 
 @login_required

@@ -95,12 +95,14 @@ def test_create_token_command_prints_the_token_once(user):
 def test_token_page_creates_shows_once_and_revokes(client, user, other_user):
     assert client.get("/accounts/tokens/").status_code == 302  # login first
     client.force_login(user)
-    response = client.post("/accounts/tokens/", {"name": "notebook", "scope": "write", "expires_in_days": ""})
-    assert response.status_code == 200
+    posted = client.post("/accounts/tokens/", {"name": "notebook", "scope": "write", "expires_in_days": ""})
+    assert posted.status_code == 302 and posted["Location"] == "/accounts/tokens/"  # POST/redirect/GET
+    response = client.get(posted["Location"])
     token = APIToken.objects.get(user=user, name="notebook")
     raw = response.context["created"]["raw"]
     assert hash_token(raw) == token.key_hash and raw in response.content.decode()
-    listing = client.get("/accounts/tokens/").content.decode()
+    listing = client.get("/accounts/tokens/").content.decode()  # a reload: no new token, the raw one is gone
+    assert APIToken.objects.filter(user=user).count() == 1
     assert "notebook" in listing and raw not in listing and token.prefix in listing
     assert client.post("/accounts/tokens/", {"name": "", "scope": "admin"}).status_code == 400
     # Someone else's token cannot be revoked from your page.
