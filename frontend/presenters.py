@@ -183,3 +183,15 @@ def slug(text: str) -> str:
     import re
 
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "build"
+
+
+def duration_text(seconds: float | None) -> str:
+    """'45 s', '3 min 20 s', '1 h 05 min' ('' for None): a job's time left, short and exact enough to plan by."""
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

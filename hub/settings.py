@@ -136,7 +136,9 @@ STORAGES = {
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("HUB_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default", "gpu"],
+        # Lanes (modules_registry.lanes): "fast" for short jobs (imports, evaluations, builds, patches), "default"
+        # for long ones (training, decomposition), "gpu" for jobs asked to run on CUDA; a worker per lane.
+        "QUEUES": ["fast", "default", "gpu"],
     }
 }
 # CUDA devices each worker of the gpu queue sees (one worker per GPU: CUDA_VISIBLE_DEVICES=i, so 1). 0 (the

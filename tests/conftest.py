@@ -37,7 +37,7 @@ def drain_jobs():
     from django.core.management import call_command
 
     def drain():
-        call_command("db_worker", batch=True, startup_delay=False, queue_name="default,gpu", reload=False,
+        call_command("db_worker", batch=True, startup_delay=False, queue_name="fast,default,gpu", reload=False,
                      verbosity=0)
 
     return drain

@@ -19,10 +19,13 @@ def database_env() -> dict[str, str]:
     return {"DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
 
 
+ALL_LANES = "fast,default,gpu"
+
+
 def start_worker(media: Path, *, stdout=subprocess.DEVNULL, stderr=None, worker_id: str | None = None,
-                 **env: str) -> subprocess.Popen:
+                 queues: str = ALL_LANES, **env: str) -> subprocess.Popen:
     environment = {**os.environ, **database_env(), "HUB_MEDIA_ROOT": str(media), **env}
-    command = [sys.executable, "manage.py", "db_worker", "--queue-name", "default,gpu", "--no-reload",
+    command = [sys.executable, "manage.py", "db_worker", "--queue-name", queues, "--no-reload",
                "--no-startup-delay", "--interval", "0.2", "-v", "0"]
     if worker_id:
         command += ["--worker-id", worker_id]

@@ -4,8 +4,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from frontend.pagination import paginate
-from frontend.presenters import job_result_links
-from modules_registry import selectors
+from frontend.presenters import duration_text, job_result_links
+from modules_registry import lanes, selectors
 from modules_registry.errors import HubError
 from modules_registry.models import Job
 from modules_registry.services.jobs import request_cancel
@@ -21,7 +21,8 @@ def job_list(request):
 
 def _job_context(request, pk):
     job = selectors.get_visible(selectors.jobs_visible_to(request.user), pk=pk)
-    return {"job": job, "result_links": job_result_links(job)}
+    return {"job": job, "result_links": job_result_links(job), "queue_position": lanes.queue_position(job),
+            "eta_text": duration_text(lanes.eta_seconds(job))}
 
 
 @login_required

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 
-from modules_registry import selectors
+from modules_registry import lanes, selectors
 from modules_registry.models import Module
 
 
@@ -56,4 +56,4 @@ def build(user, pk: int):
 
 
 def jobs(user):
-    return selectors.jobs_visible_to(user).select_related("owner")
+    return lanes.with_queue_ahead(selectors.jobs_visible_to(user).select_related("owner"))

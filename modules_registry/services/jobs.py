@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from modules_registry.errors import ErrorCode, HubError
+from modules_registry.lanes import lane_for
 from modules_registry.models import Job
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,6 @@ def check_job_memory(estimate, *, what: str, advice: str, field: str) -> None:
         raise HubError(f"{exc} (HUB_JOB_MEMORY_BYTES)", code=ErrorCode.JOB_TOO_LARGE, field=field,
                        details={"estimated_bytes": estimate.total, "limit_bytes": limit,
                                 "estimate": estimate.to_dict()["parts"]}) from exc
-
-
-def queue_for(device: str) -> str:
-    return "gpu" if device.startswith("cuda") else "default"
 
 
 def gpu_devices() -> int:
@@ -66,7 +63,7 @@ def clean_device(device) -> str:
 def start_job(*, kind: str, owner, params: dict, device: str = "cpu") -> Job:
     """Create the Job row and enqueue its task once the row is committed."""
     device = clean_device(device)
-    job = Job.objects.create(kind=kind, owner=owner, params=params, device=device, queue_name=queue_for(device))
+    job = Job.objects.create(kind=kind, owner=owner, params=params, device=device, queue_name=lane_for(kind, device))
     transaction.on_commit(lambda: _enqueue(job.pk, job.queue_name))
     return job
 

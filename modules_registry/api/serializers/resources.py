@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from modules_registry import lanes
 from modules_registry.api.serializers.common import ArtifactOut, FileField, RefField, RefOut, ref
 from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Evaluation, Job, Module
 
@@ -196,12 +197,25 @@ class JobOut(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     is_terminal = serializers.BooleanField(read_only=True)
     result_urls = serializers.SerializerMethodField(help_text="links to the entries the job created")
+    queue_position = serializers.SerializerMethodField(
+        help_text="while queued: 1 if a worker of its lane (`queue_name`) takes it next, 2 after that one, ...")
+    eta_seconds = serializers.SerializerMethodField(
+        help_text="while running: seconds left at its rate so far, elapsed x (1 - progress) / progress; null "
+                  "before 2 % progress")
 
     class Meta:
         model = Job
         fields = ("id", "url", "kind", "owner", "status", "is_terminal", "progress", "stage", "message", "error",
-                  "device", "queue_name", "cancel_requested", "params", "metrics", "result", "result_urls",
-                  "created_at", "started_at", "finished_at", "heartbeat_at")
+                  "device", "queue_name", "queue_position", "eta_seconds", "cancel_requested", "params", "metrics",
+                  "result", "result_urls", "created_at", "started_at", "finished_at", "heartbeat_at")
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_queue_position(self, job):
+        return lanes.queue_position(job)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_eta_seconds(self, job):
+        return lanes.eta_seconds(job)
 
     @extend_schema_field(serializers.DictField(child=serializers.URLField()))
     def get_result_urls(self, job):
