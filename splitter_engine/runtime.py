@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch loads only where a run needs it: the web process never imports it
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ class RunContext:
 
     @property
     def torch_device(self) -> torch.device:
+        import torch
+
         return torch.device(self.device)
 
     @property
@@ -71,6 +75,8 @@ class RunContext:
 
 def resolve_device(requested: str = "auto") -> str:
     """``auto`` picks CUDA when usable; asking for CUDA on a machine without it is an input error."""
+    import torch
+
     requested = (requested or "auto").lower()
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -89,6 +95,8 @@ def resolve_device(requested: str = "auto") -> str:
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; returns a CPU generator for data order."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)

@@ -17,7 +17,7 @@ from modules_registry.selectors import datasets_visible_to, models_visible_to, m
 from modules_registry.services.jobs import start_job
 from modules_registry.services.validation import clean_visibility
 from splitter_engine.composition import (CALIBRATIONS, MODES, PATCH_CALIBRATIONS, STRATEGIES, ComposeOptions,
-                                         PatchOptions, fused_size, patched_class_names, plan_inputs)
+                                         PatchOptions, patched_class_names, plan_inputs)
 from splitter_engine.runtime import EngineError
 from splitter_engine.specs import InputSpec
 
@@ -298,6 +298,7 @@ def _visible_single_module(user, module) -> Module:
 def estimate(*, user, modules, adapt_inputs: bool = False) -> dict:
     """Params and FLOPs of both strategies for a selection, before building (sizes need no weights)."""
     from modules_registry.selectors import module_spec
+    from splitter_engine.composition import fused_size  # builds a model (torch): loaded on the first estimate
 
     chosen = _visible_modules(user, modules)
     names = [m.class_name for m in chosen]

@@ -12,7 +12,6 @@ from modules_registry.services.jobs import check_job_memory, dataset_images, sta
 from modules_registry.services.validation import (check_dataset_usable, check_name_free, clean_class_names,
                                                   clean_input_spec, clean_name, clean_visibility, derived_visibility,
                                                   engine_config_error)
-from splitter_engine.architectures import ArchSpec, check_arch_kwargs, list_architectures
 from splitter_engine.onnx_upload import inspect_onnx
 from splitter_engine.runtime import EngineError
 from splitter_engine.safetensors_header import check_safetensors_header
@@ -22,6 +21,9 @@ WEIGHT_SUFFIXES = {".safetensors": "safetensors", ".pt": "pt", ".pth": "pt", ".o
 
 def clean_architecture(name: str, kwargs) -> tuple[str, dict]:
     """Any registered name (the paper's networks or a torchvision classifier) with kwargs it takes."""
+    # The registry holds the constructors (torch): loaded by the first request that names an architecture.
+    from splitter_engine.architectures import check_arch_kwargs, list_architectures
+
     known = {entry["name"] for entry in list_architectures(everything=True)}
     if name not in known:
         problem = f"unknown architecture {name!r}" if name else "no architecture given"
@@ -110,7 +112,7 @@ def _check_input_shape(dataset: Dataset, input_spec: dict) -> None:
 def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arch_kwargs=None,
                    config: dict | None = None, device: str = "auto", visibility: str = "public",
                    description: str = "") -> Job:
-    from splitter_engine.training import TrainConfig
+    from splitter_engine.train_config import TrainConfig
 
     name = clean_name(name, what="model")
     check_name_free(BaseModel, owner, name, what="model")
@@ -135,6 +137,7 @@ def start_training(*, owner, dataset: Dataset, name: str, architecture: str, arc
 def _check_training_memory(dataset: Dataset, architecture: str, arch_kwargs: dict, config) -> None:
     """Refuse a training run whose network, batch and data set cannot fit in a job's memory (a rough estimate from
     the network built on the meta device; ``splitter_engine.resources``)."""
+    from splitter_engine.architectures import ArchSpec
     from splitter_engine.resources import footprint, training_memory
 
     spec = dataset.input_spec

@@ -18,10 +18,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from splitter_engine.composition.options import CALIBRATIONS, PATCH_CALIBRATIONS  # noqa: F401
 from splitter_engine.runtime import EngineError
 
-CALIBRATIONS = ("none", "linear", "temperature")
-PATCH_CALIBRATIONS = (*CALIBRATIONS, "minmax")
 _EPS = 1e-6
 
 

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
-from splitter_engine.composition.calibration import CALIBRATIONS, fit_calibration
+from splitter_engine.composition.calibration import fit_calibration
 from splitter_engine.composition.fused import refit_output_layer, select_classes, slice_trunk
 from splitter_engine.composition.inputs import plan_inputs
 from splitter_engine.composition.network import Branch, ComposedClassifier, ModuleScores, Renormalise
+from splitter_engine.composition.options import STRATEGIES, ComposeOptions  # noqa: F401
 from splitter_engine.composition.samples import labelled
 from splitter_engine.composition.sources import BaseSource, ChosenModule
 from splitter_engine.data import ImageDataset
@@ -18,36 +19,6 @@ from splitter_engine.evaluation import metrics_from_predictions, run_batched
 from splitter_engine.profile import model_size
 from splitter_engine.runtime import EngineError, RunContext
 from splitter_engine.specs import InputSpec
-
-STRATEGIES = ("ensemble", "fused")
-
-
-@dataclass(frozen=True)
-class ComposeOptions:
-    strategy: str = "ensemble"
-    calibration: str = "none"
-    refit: bool = False  # fused: refit the sliced output layer on the calibration samples
-    adapt_inputs: bool = False  # renormalise inputs for modules trained with another normalisation
-    calibration_per_class: int = 50
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise EngineError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
-        if self.calibration not in CALIBRATIONS:
-            raise EngineError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
-        if self.refit and self.strategy != "fused":
-            raise EngineError("refit applies to the fused strategy only (ensemble keeps the modules exactly)")
-        if self.calibration_per_class < 1:
-            raise EngineError("calibration_per_class must be at least 1")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def needs_data(self) -> bool:
-        return self.calibration != "none" or self.refit
-
 
 @dataclass
 class Composition:

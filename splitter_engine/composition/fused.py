@@ -34,7 +34,7 @@ def slice_trunk(base: nn.Module, input_shape: tuple[int, int, int], group_roots:
     """A sliced copy of ``base`` keeping the union of the channels in ``kept_per_class`` (base untouched)."""
     trunk = copy.deepcopy(base).cpu().eval()
     dg = build_dependency_graph(trunk, input_shape)
-    graph = analyse_channels(trunk, input_shape, dg)
+    graph = analyse_channels(trunk, input_shape, dg, roots=list(group_roots))
     roots = [g.root for g in graph.groups]
     if roots != list(group_roots):
         raise EngineError("the modules' channel groups do not match the base model's "

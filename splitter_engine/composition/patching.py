@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass
 
 import torch
 
@@ -17,45 +16,13 @@ from splitter_engine.composition.compose import Composition, _accuracy_report
 from splitter_engine.composition.fused import select_classes
 from splitter_engine.composition.inputs import plan_inputs
 from splitter_engine.composition.network import Branch, ComposedClassifier, ModuleScores, Renormalise
+from splitter_engine.composition.options import MODES, PatchOptions, patched_class_names  # noqa: F401
 from splitter_engine.composition.samples import labelled
 from splitter_engine.composition.sources import BaseSource, ChosenModule
 from splitter_engine.data import ImageDataset
 from splitter_engine.evaluation import run_batched
 from splitter_engine.profile import model_size
 from splitter_engine.runtime import EngineError, RunContext
-
-MODES = ("replace", "add")
-
-
-@dataclass(frozen=True)
-class PatchOptions:
-    mode: str = "replace"
-    calibration: str = "linear"
-    adapt_inputs: bool = False
-    calibration_per_class: int = 50
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise EngineError(f"mode must be 'replace' (class c is in the weak model) or 'add' (it is not), got {self.mode!r}")
-        if self.calibration not in PATCH_CALIBRATIONS:
-            raise EngineError(f"calibration must be one of {', '.join(PATCH_CALIBRATIONS)}, got {self.calibration!r}")
-        if self.calibration_per_class < 1:
-            raise EngineError("calibration_per_class must be at least 1")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def patched_class_names(weak_classes: list[str], c: str, mode: str) -> list[str]:
-    """The patched model's outputs: the weak model's classes, plus ``c`` at the end when it is added."""
-    if mode == "replace" and c not in weak_classes:
-        raise EngineError(f"the weak model has no class {c!r} to replace; its classes are {list(weak_classes)} "
-                          "(use mode 'add' to add it)")
-    if mode == "add" and c in weak_classes:
-        raise EngineError(f"the weak model already has class {c!r}; use mode 'replace'")
-    return list(weak_classes) if mode == "replace" else [*weak_classes, c]
-
 
 def _class_report(report: dict, class_name: str) -> dict:
     row = next(r for r in report["per_class"] if r["class"] == class_name)

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from splitter_engine.data.assemble import channel_stats
 from splitter_engine.data.dataset import ImageDataset, stratified_splits
@@ -30,6 +28,9 @@ def load_builtin(name: str) -> ImageDataset:
         raise EngineError(f"unknown built-in data set {name!r}; choose one of {sorted(BUILTIN_DATASETS)}")
     images, labels = _digits_uint8()
     if name == "digits-32":
+        import torch  # here, not at import: the web process lists built-in data sets without torch
+        import torch.nn.functional as F
+
         up = F.interpolate(torch.from_numpy(images).float(), size=(32, 32), mode="bilinear", align_corners=False)
         images = up.round().clamp_(0, 255).to(torch.uint8).repeat(1, 3, 1, 1).numpy()
     else:

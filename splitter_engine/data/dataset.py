@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch loads only when tensors are asked for: the web process reads data sets without it
+    import torch
 
 from splitter_engine.runtime import EngineError
 from splitter_engine.specs import InputSpec
@@ -59,6 +62,8 @@ class ImageDataset:
 
     def normalise(self, images: np.ndarray) -> torch.Tensor:
         """uint8 N x C x H x W -> float32 tensor, scaled to [0,1] and normalised by the spec."""
+        import torch
+
         x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
         mean = torch.tensor(self.spec.mean).view(1, -1, 1, 1)
         std = torch.tensor(self.spec.std).view(1, -1, 1, 1)
@@ -66,5 +71,7 @@ class ImageDataset:
 
     def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised float32 images and int64 labels of one split."""
+        import torch
+
         idx = self.splits[split]
         return self.normalise(self.images[idx]), torch.from_numpy(self.labels[idx].astype(np.int64))

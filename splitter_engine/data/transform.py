@@ -4,8 +4,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from splitter_engine.data.limits import DatasetReadError
 
@@ -48,6 +46,9 @@ def conform_images(images: np.ndarray, channels: Optional[int], size: Optional[t
             images = np.round(grey)[:, None].clip(0, 255).astype(np.uint8)
     if size is None or tuple(images.shape[2:]) == tuple(size):
         return images
+    import torch  # here, not at import: the web process parses sizes without torch
+    import torch.nn.functional as F
+
     out = np.empty(images.shape[:2] + tuple(size), dtype=np.uint8)
     for start in range(0, len(images), _CHUNK):
         chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + _CHUNK])).float()

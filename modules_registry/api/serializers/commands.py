@@ -13,7 +13,7 @@ from modules_registry import selectors
 from modules_registry.models import Decomposition, Visibility
 from modules_registry.services.jobs import DEVICES
 from splitter_engine.data import BUILTIN_DATASETS
-from splitter_engine.training import TrainConfig
+from splitter_engine.train_config import TrainConfig
 
 NAME = {"max_length": 120}
 SEED = {"min_value": 0, "max_value": 2**31 - 1, "default": 0}
