@@ -110,6 +110,7 @@ def running(job_id: int, worker_id: str = "") -> Iterator[tuple[Job, RunContext]
         return
     job = Job.objects.get(pk=job_id)
     append_log(job_id, f"started on worker {worker_id or '?'}")
+    log.info("job %s (%s) started on worker %s", job_id, job.kind, worker_id or "?")
     heartbeat = _Heartbeat(job_id)
     heartbeat.start()
     try:
@@ -141,6 +142,7 @@ def running(job_id: int, worker_id: str = "") -> Iterator[tuple[Job, RunContext]
     finally:
         heartbeat.stopped.set()
         heartbeat.join(timeout=5)
+        log.info("job %s ended on worker %s", job_id, worker_id or "?")
 
 
 # --- Memory: the worker's cap ----------------------------------------------------------------------------------
