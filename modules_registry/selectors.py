@@ -1,7 +1,7 @@
 """All reads, visibility-aware: a private entry is invisible (404) to everyone but its owner."""
 from __future__ import annotations
 
-from django.db.models import ExpressionWrapper, F, FloatField, Q
+from django.db.models import ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404
 
 from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Evaluation, Job, Module, Visibility
@@ -89,6 +89,21 @@ def jobs_visible_to(user):
     return Job.objects.filter(owner=user)
 
 
+def jobs_running_first(user):
+    """The user's jobs, running ones first, then queued, then the newest ended ones."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    rank = Case(When(status=Job.Status.RUNNING, then=Value(0)), When(status=Job.Status.QUEUED, then=Value(1)),
+                default=Value(2), output_field=IntegerField())
+    return jobs_visible_to(user).annotate(rank=rank).order_by("rank", "-created_at", "-id")
+
+
+def public_models_in_training() -> int:
+    """How many public models are being trained now (e.g. the demo models after a fresh start): a count, no names."""
+    return (Job.objects.filter(kind=Job.Kind.TRAIN, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+            .filter(params__visibility=Visibility.PUBLIC).count())
+
+
 def get_visible(queryset, **lookup):
     return get_object_or_404(queryset, **lookup)
 
@@ -105,7 +120,8 @@ def hub_summary(user) -> dict:
 
 # --- Browsing: filtered, sorted lists and detail reads used by the web pages -------------------------
 
-MODEL_SORTS = {"newest": "-created_at", "oldest": "created_at", "name": "name", "params": "params"}
+MODEL_SORTS = {"newest": "-created_at", "oldest": "created_at", "name": "name", "params": "params",
+               "accuracy": F("test_accuracy").desc(nulls_last=True)}
 MODULE_SORTS = {"newest": "-created_at", "class": "class_name", "kept": "kept_kernels_ratio",
                 "-kept": "-kept_kernels_ratio", "f1": "-f1", "params": "params", "flops": "flops"}
 
@@ -125,7 +141,14 @@ def models_filtered(user, *, q: str = "", dataset: int | None = None, architectu
         qs = qs.filter(format=fmt)
     if owner:
         qs = qs.filter(owner__username=owner)
-    return qs.select_related("owner").order_by(MODEL_SORTS.get(sort, "-created_at"), "-id")
+    return with_test_accuracy(qs, user).select_related("owner").order_by(MODEL_SORTS.get(sort, "-created_at"), "-id")
+
+
+def with_test_accuracy(models, user):
+    """``test_accuracy``: each model's newest test-split evaluation visible to ``user`` (None when there is none)."""
+    newest = (evaluations_visible_to(user).filter(model=OuterRef("pk"), split="test")
+              .order_by("-created_at", "-id").values("accuracy")[:1])
+    return models.annotate(test_accuracy=Subquery(newest))
 
 
 def modules_filtered(user, *, q: str = "", model: int | None = None, dataset: int | None = None,

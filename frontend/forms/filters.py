@@ -5,7 +5,8 @@ from django import forms
 from frontend.forms.common import HubForm
 from modules_registry.models import BaseModel
 
-MODEL_SORT_CHOICES = [("newest", "Newest"), ("oldest", "Oldest"), ("name", "Name"), ("params", "Fewest parameters")]
+MODEL_SORT_CHOICES = [("newest", "Newest"), ("oldest", "Oldest"), ("name", "Name"), ("accuracy", "Best test accuracy"),
+                      ("params", "Fewest parameters")]
 MODULE_SORT_CHOICES = [("newest", "Newest"), ("class", "Class name"), ("f1", "Best F1"),
                        ("kept", "Fewest kernels kept"), ("-kept", "Most kernels kept"), ("params", "Fewest parameters"),
                        ("flops", "Fewest FLOPs")]

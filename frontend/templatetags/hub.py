@@ -90,3 +90,58 @@ def visible_to(row, user) -> bool:
     from modules_registry.selectors import is_visible
 
     return row is not None and is_visible(row, user)
+
+
+def seconds_text(seconds: float) -> str:
+    """11 -> '11 s', 200 -> '3 min 20 s', 4000 -> '1 h 06 min'."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+@register.filter
+def job_duration(job) -> str:
+    """How long a job ran (or has been running); '—' while it waits."""
+    from django.utils import timezone
+
+    if job.started_at is None:
+        return "—"
+    end = job.finished_at or timezone.now()
+    return seconds_text((end - job.started_at).total_seconds())
+
+
+@register.filter
+def any_active(jobs) -> bool:
+    return any(not job.is_terminal for job in jobs)
+
+
+@register.simple_tag(takes_context=True)
+def job_subject(context, job):
+    """What a job is for: the model it evaluates or decomposes, else the name of what it makes (data set,
+    model, build); a model the viewer may not see is only a number."""
+    from django.urls import reverse
+    from django.utils.html import format_html
+
+    from modules_registry.selectors import models_visible_to
+
+    params = job.params if isinstance(job.params, dict) else {}
+    model_id = params.get("model")
+    if isinstance(model_id, int):
+        name = models_visible_to(_viewer(context)).filter(pk=model_id).values_list("name", flat=True).first()
+        prefix = "patch of " if job.kind == "patch" else ""
+        if name is None:
+            return f"{prefix}model #{model_id}"
+        return format_html('{}<a href="{}">{}</a>', prefix, reverse("frontend:model_detail", args=[model_id]), name)
+    return params.get("name") or params.get("builtin") or "—"
+
+
+@register.filter
+def onnx_bytes(params) -> int | None:
+    """An ONNX file's size from its parameter count: float32 weights dominate it."""
+    try:
+        return int(params) * 4
+    except (TypeError, ValueError):
+        return None

@@ -6,7 +6,7 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_POST
 from rest_framework.throttling import UserRateThrottle
 
-from frontend import inference, presenters
+from frontend import estimates, inference, presenters
 from frontend.downloads import blob_response
 from frontend.forms import apply_service_error
 from frontend.forms.builds import BuildForm, PatchForm, TryItForm
@@ -61,16 +61,20 @@ def build_new(request):
 @login_required
 @require_POST
 def build_estimate(request):
-    """The htmx partial under the picker: params and FLOPs of both strategies for the ticked classes."""
+    """The htmx partial beside the picker: size of both strategies for the ticked classes, and what the base
+    models score on them."""
     form = _build_form(request, request.POST)
     ids = form.ordered_modules()
-    context = {"count": len(ids)}
+    context = {"count": len(ids), "calibration": request.POST.get("calibration", "none")}
     if len(ids) >= 2:
         try:
             context["estimate"] = build_services.estimate(user=request.user, modules=ids,
                                                           adapt_inputs=request.POST.get("adapt_inputs") == "on")
         except HubError as exc:
             context["error"] = str(exc)
+        else:
+            chosen = selectors.modules_for_builder(request.user).filter(pk__in=ids)
+            context["base_scores"] = estimates.base_scores_on_classes(request.user, chosen)
     return render(request, "frontend/builds/_estimate.html", context)
 
 

@@ -9,8 +9,9 @@ def home(request):
         "q": q,
         "results": selectors.search(request.user, q) if q else None,
         "summary": selectors.hub_summary(request.user),
-        "recent_jobs": selectors.jobs_visible_to(request.user)[:5],
-        "recent_models": selectors.models_visible_to(request.user)[:5],
+        "recent_jobs": selectors.jobs_running_first(request.user)[:5],
+        "recent_models": selectors.models_filtered(request.user)[:5],
+        "models_in_training": selectors.public_models_in_training(),
         "datasets": selectors.datasets_visible_to(request.user)[:5],
     }
     return render(request, "frontend/home.html", context)

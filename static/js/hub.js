@@ -1,0 +1,29 @@
+// Site-wide htmx behaviour.
+// htmx drops 4xx/5xx answers by default, leaving the old content on screen as if it were the answer. An element
+// inside [data-swap-errors] swaps its view's error fragment instead; a full error page (not a fragment) becomes
+// a one-line message, and a failed connection says so.
+(function () {
+  function message(text) {
+    var p = document.createElement("p");
+    p.className = "error-box";
+    p.setAttribute("role", "alert");
+    p.textContent = text;
+    return p.outerHTML;
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var d = event.detail;
+    if (d.xhr.status < 400 || !d.elt.closest("[data-swap-errors]")) return;
+    d.shouldSwap = true;
+    d.isError = false;
+    if (/^\s*<!doctype|<html/i.test(d.serverResponse || "")) {
+      d.serverResponse = message("The server answered " + d.xhr.status + " " + d.xhr.statusText +
+                                 "; reload the page and try again.");
+    }
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    var target = event.detail.target;
+    if (target && event.detail.elt.closest("[data-swap-errors]")) {
+      target.innerHTML = message("The server could not be reached; check the connection and try again.");
+    }
+  });
+})();
