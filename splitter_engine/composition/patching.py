@@ -30,9 +30,31 @@ def _class_report(report: dict, class_name: str) -> dict:
             "recall": row["recall"], "f1": row["f1"], "support": row["support"]}
 
 
+def _calibrated_weak(weak: BaseSource, options: PatchOptions, data: ImageDataset, names: list[str], spec,
+                     c: str):
+    """The weak model with the patch's calibration fitted to its own scores and no module swapped in (the
+    control): what the calibration alone does, so that patched minus control is the module's own effect.
+    Output columns follow ``names``; in 'add' mode class c's column is -inf (the weak model has no such class)."""
+    network = ComposedClassifier([Branch(copy.deepcopy(weak.model).cpu().eval())],
+                                 list(range(len(weak.class_names)))).eval()
+    if options.calibration == "minmax" and options.mode == "replace":
+        x, _ = labelled(data, "val", [c], spec)
+        column = weak.class_names.index(c)
+        network.calibration = fit_minmax(len(weak.class_names), column, run_batched(network.scores, x)[:, column])
+    elif options.calibration in ("linear", "temperature"):
+        x, y = labelled(data, "val", list(weak.class_names), spec, options.calibration_per_class, options.seed)
+        network.calibration = fit_calibration(options.calibration, run_batched(network.scores, x), y,
+                                              [False] * len(weak.class_names))
+    # 'none', and 'minmax' when adding (no column of c to scale: the softmax keeps the weak model's argmax)
+    if options.mode == "replace":
+        return network
+    return lambda b: torch.cat([network(b), torch.full((len(b), 1), float("-inf"))], 1)
+
+
 def patch(weak: BaseSource, module: ChosenModule, options: PatchOptions, data: ImageDataset,
           ctx: RunContext | None = None) -> Composition:
-    """The patched classifier with class-c precision/recall/F1 and accuracy before and after (test split)."""
+    """The patched classifier with class-c precision/recall/F1 and accuracy on the test split: before (the weak
+    model as it is), control (the weak model with the same calibration and no module) and after."""
     ctx = ctx or RunContext()
     started = time.perf_counter()
     names = patched_class_names(weak.class_names, module.class_name, options.mode)
@@ -65,11 +87,14 @@ def patch(weak: BaseSource, module: ChosenModule, options: PatchOptions, data: I
     else:  # the weak model never predicts the added class: score its outputs with class c's column at -inf
         pad = lambda b: torch.cat([weak_eval(b), torch.full((len(b), 1), float("-inf"))], 1)  # noqa: E731
         before = _accuracy_report(pad, *test, names)
+    control = _accuracy_report(_calibrated_weak(weak, options, data, names, spec, c), *test, names)
     after = _accuracy_report(model, *test, names)
-    metrics.update({"before": _class_report(before, c), "after": _class_report(after, c),
-                    "per_class": after["per_class"], "accuracy": after["accuracy"], "macro_f1": after["macro_f1"],
-                    "test_samples": int(len(test[1]))})
+    metrics.update({"before": _class_report(before, c), "control": _class_report(control, c),
+                    "after": _class_report(after, c), "before_per_class": before["per_class"],
+                    "control_per_class": control["per_class"], "per_class": after["per_class"],
+                    "accuracy": after["accuracy"], "macro_f1": after["macro_f1"], "test_samples": int(len(test[1]))})
     metrics["f1_gain"] = round(metrics["after"]["f1"] - metrics["before"]["f1"], 5)
+    metrics["module_f1_gain"] = round(metrics["after"]["f1"] - metrics["control"]["f1"], 5)  # the module's own
     size = model_size(model, spec)
     metrics.update({"params": size.params, "flops": size.flops, "compose_seconds": round(time.perf_counter() - started, 3)})
     return Composition(model=model, class_names=names, spec=spec, params=size.params, flops=size.flops, metrics=metrics)

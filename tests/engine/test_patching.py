@@ -49,3 +49,14 @@ def test_mode_must_fit_the_weak_model(weak, strong):
         patch(weak, strong, PatchOptions("add"), digits())
     with pytest.raises(EngineError, match="mode must be"):
         PatchOptions("swap")
+
+
+def test_the_control_is_the_weak_model_with_the_same_calibration_and_no_module(weak, strong):
+    """#18.5: a linear calibration alone changes the weak model's other classes; the patch reports that control
+    beside before and after, so after minus control is the module's own effect."""
+    none = patch(weak, strong, PatchOptions("replace", calibration="none"), digits()).metrics
+    assert none["control"] == none["before"] and none["control_per_class"] == none["before_per_class"]
+    m = patch(weak, strong, PatchOptions("replace", calibration="linear"), digits()).metrics
+    assert m["before"]["support"] == m["control"]["support"] == m["after"]["support"] == 27
+    assert m["control_per_class"] != m["before_per_class"], "a fitted calibration changes the weak model's scores"
+    assert m["module_f1_gain"] == pytest.approx(m["after"]["f1"] - m["control"]["f1"], abs=1e-5)
