@@ -170,13 +170,26 @@ def builder_groups(modules, ticked) -> list[dict]:
 
 
 def patch_rows(metrics: dict) -> list[dict] | None:
-    """Before/after rows of a patch build's class-c metrics, or None for a composed build."""
+    """Rows of a patch build's class-c metrics: before, control (the weak model with the same calibration and no
+    module; None for patches made before it was measured) and after; None for a composed build."""
     before, after = (metrics or {}).get("before"), (metrics or {}).get("after")
     if not (isinstance(before, dict) and isinstance(after, dict)):
         return None
-    return [{"metric": label, "before": before.get(key), "after": after.get(key)}
+    control = metrics.get("control") if isinstance(metrics.get("control"), dict) else None
+    return [{"metric": label, "before": before.get(key), "control": control.get(key) if control else None,
+             "after": after.get(key)}
             for key, label in (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"),
                                ("accuracy", "Overall accuracy"))]
+
+
+def patch_class_rows(metrics: dict) -> list[dict]:
+    """Per class F1 before, with the calibration alone (control) and after the patch; [] when not stored."""
+    lists = [(metrics or {}).get(key) for key in ("before_per_class", "control_per_class", "per_class")]
+    if not all(isinstance(rows, list) for rows in lists):
+        return []
+    f1 = [{r.get("class"): r.get("f1") for r in rows if isinstance(r, dict)} for rows in lists]
+    return [{"class": name, "before": f1[0].get(name), "control": f1[1].get(name), "after": f1[2].get(name)}
+            for name in f1[2]]
 
 
 def slug(text: str) -> str:

@@ -48,7 +48,10 @@ class PatchForm(HubForm):
     module = forms.TypedChoiceField(label="Stronger module", coerce=int,
                                     help_text="A module for the class to fix, from another, stronger model.")
     mode = forms.ChoiceField(choices=[("replace", "Replace the class"), ("add", "Add the class")], initial="replace")
-    calibration = forms.ChoiceField(choices=PATCH_CALIBRATION_CHOICES, initial="linear")
+    calibration = forms.ChoiceField(choices=PATCH_CALIBRATION_CHOICES, initial="linear",
+                                    help_text="The result compares the patched model with the weak model under the "
+                                              "same calibration and no module: the module's own effect, apart from "
+                                              "the calibration's.")
     dataset = forms.TypedChoiceField(label="Data set", coerce=int, required=False, empty_value=None)
     name = forms.CharField(max_length=120, required=False)
     visibility = forms.ChoiceField(choices=VISIBILITY_CHOICES, required=False)

@@ -88,7 +88,8 @@ def build_detail(request, pk, *, try_form=None):
     context = {"build": build, "metrics": metrics, "items": selectors.build_items(build),
                "base_models": selectors.build_base_models(build), "job": selectors.job_of(request.user, build),
                "class_rows": presenters.per_class_rows(metrics, build.class_names),
-               "patch": presenters.patch_rows(metrics), "try_form": try_form or TryItForm()}
+               "patch": presenters.patch_rows(metrics), "patch_classes": presenters.patch_class_rows(metrics),
+               "try_form": try_form or TryItForm()}
     return render(request, "frontend/builds/detail.html", context)
 
 
