@@ -192,6 +192,25 @@ def patch_class_rows(metrics: dict) -> list[dict]:
             for name in f1[2]]
 
 
+def config_rows(config) -> list[tuple[str, str]]:
+    """A stored config (e.g. a model's training settings) as (setting, value) rows: lists comma-separated,
+    nested objects as compact JSON; [] when there is none."""
+    import json
+
+    if not isinstance(config, dict):
+        return []
+    rows = []
+    for key, value in config.items():
+        if isinstance(value, (list, tuple)):
+            text = ", ".join(str(v) for v in value) or "—"
+        elif isinstance(value, dict):
+            text = json.dumps(value, separators=(", ", ": "))
+        else:
+            text = "—" if value is None else str(value)
+        rows.append((str(key), text))
+    return rows
+
+
 def slug(text: str) -> str:
     import re
 

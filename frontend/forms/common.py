@@ -16,6 +16,18 @@ class HubForm(forms.Form):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
+    def error_summary(self) -> list[str]:
+        """Every error as 'Label: message' (the form's own errors bare), for a summary at the top of a long page;
+        the first field in error gets autofocus, so the browser scrolls to it."""
+        lines = []
+        for name, errors in self.errors.items():
+            field = self.fields.get(name)
+            if field is not None and not lines:
+                field.widget.attrs["autofocus"] = True
+            label = (field.label or name.replace("_", " ").capitalize()) if field is not None else ""
+            lines.extend(f"{label}: {e}" if label else e for e in errors)
+        return lines
+
 
 def visibility_field() -> forms.ChoiceField:
     return forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PUBLIC,

@@ -111,14 +111,50 @@ class EvaluateForm(HubForm):
         self.fields["dataset"].choices = dataset_choices(datasets, "The one it was trained on")
 
 
+def method_catalogue() -> dict[str, dict]:
+    """Every registered decomposition method: {name: {"label", "default", "presets"}} (the engine's registry;
+    loads the engine, torch included, on first use)."""
+    import inspect
+
+    from splitter_engine.methods import get_decomposer, list_decomposers
+
+    labels = dict(Decomposition.Method.choices)
+    catalogue = {}
+    for name in list_decomposers():
+        decomposer = get_decomposer(name)
+        catalogue[name] = {"label": labels.get(name, name), "presets": list(decomposer.config_class.preset_names()),
+                           "default": inspect.signature(decomposer.make_config).parameters["preset"].default}
+    return catalogue
+
+
 class DecomposeForm(HubForm):
-    method = forms.ChoiceField(choices=Decomposition.Method.choices, initial=Decomposition.Method.GRADSPLITTER)
-    preset = forms.CharField(initial="", max_length=20, required=False,
-                             help_text="Blank: the method's default. GradSplitter, CNNSplitter: fast (tuned, minutes "
-                                       "on CPU) or paper (the published settings). Concern identification: sliced "
-                                       "(smaller modules, seconds) or paper (the paper's rule, modules of the model's "
-                                       "size).")
+    """The method is one of the registered decomposers; the preset one of that method's presets (blank: its
+    default). The preset select lists the chosen method's presets; decompose.js swaps them when the method changes."""
+
+    method = forms.ChoiceField(initial=Decomposition.Method.GRADSPLITTER)
+    preset = forms.ChoiceField(required=False,
+                               help_text="GradSplitter, CNNSplitter: fast (tuned, minutes on CPU) or paper (the "
+                                         "published settings). Concern identification: sliced (smaller modules, "
+                                         "seconds) or paper (the paper's rule, modules of the model's size).")
     overrides = JSONObjectField(label="Config overrides (JSON)", required=False,
                                 help_text='Optional, e.g. {"epochs": 10}.')
     seed = forms.IntegerField(initial=0, min_value=0)
     device = forms.ChoiceField(choices=DEVICE_CHOICES, initial="auto")
+
+    def __init__(self, *args, **kwargs):
+        import json
+
+        super().__init__(*args, **kwargs)
+        catalogue = method_catalogue()
+        self.fields["method"].choices = [(name, entry["label"]) for name, entry in catalogue.items()]
+        chosen = catalogue.get(self["method"].value()) or catalogue[self.fields["method"].initial]
+        self.fields["preset"].choices = self.preset_choices(chosen)
+        self.fields["preset"].widget.attrs["data-presets"] = json.dumps(
+            {name: self.preset_choices(entry) for name, entry in catalogue.items()})
+        self.fields["preset"].error_messages["invalid_choice"] = (
+            f"%(value)s is not a preset of this method; choose one of {', '.join(chosen['presets'])}, or leave it "
+            "blank for the default")
+
+    @staticmethod
+    def preset_choices(entry: dict) -> list[tuple[str, str]]:
+        return [("", f"Default ({entry['default']})")] + [(p, p) for p in entry["presets"]]

@@ -32,8 +32,12 @@ def model_detail(request, pk, *, evaluate_form=None, decompose_form=None, status
     evaluations = list(selectors.evaluations_of(request.user, model))
     latest = evaluations[0] if evaluations else None
     metrics = latest.metrics if latest else {}
+    failed = next(((title, anchor, form.error_summary()) for title, anchor, form in (
+        ("The decomposition did not start", "dec-h", decompose_form),
+        ("The evaluation did not start", "eval-h", evaluate_form)) if form is not None and form.errors), None)
     context = {
-        "model": model, "evaluations": evaluations, "latest": latest,
+        "model": model, "evaluations": evaluations, "latest": latest, "failed_action": failed,
+        "train_config": presenters.config_rows(model.train_config),
         "class_rows": presenters.per_class_rows(metrics, model.class_names),
         "confusion": presenters.confusion_picture(metrics, model.class_names),
         "training_chart": presenters.training_picture(model.train_history),

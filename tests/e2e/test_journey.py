@@ -87,7 +87,7 @@ def test_journey(page, live_server, worker, shoot, tmp_path):
 def decompose_and_build(page, base, shoot, tmp_path):
     form = page.locator("form[aria-labelledby=dec-h]")
     form.get_by_label("Method").select_option("gradsplitter")
-    form.get_by_label("Preset").fill("fast")
+    form.get_by_label("Preset").select_option("fast")
     form.get_by_label("Config overrides (JSON)").fill('{"cycles": 4, "warmup_head_epochs": 2, "refit_head_epochs": 2}')  # 6 epochs
     form.get_by_label("Device").select_option("cpu")
     form.get_by_role("button", name="Start decomposition").click()
