@@ -35,14 +35,33 @@ def epoch_picture(history: list[dict], selected_epoch: int | None):
     rows = [h for h in (history or []) if isinstance(h, dict) and "accuracy" in h]
     if not rows:
         return None
-    xs = [h.get("epoch", i) for i, h in enumerate(rows)]
+    xs = [h.get("epoch", i) + 1 for i, h in enumerate(rows)]  # counted from 1, as the job log counts them
     series = [("validation accuracy", [h.get("accuracy") for h in rows], charts.ACCENT)]
     if any("retention" in h for h in rows):
         series.append(("kernels kept", [h.get("retention") for h in rows], charts.SECOND))
     for key, colour in (("fitness", charts.MUTED), ("diff", "#2e9d5b")):  # CNNSplitter's generations
         if all(isinstance(h.get(key), (int, float)) for h in rows):
             series.append((key, [h[key] for h in rows], colour))
-    return charts.line_chart(xs, series, title="Accuracy and kernel retention per epoch", marker=selected_epoch)
+    marker = selected_epoch + 1 if isinstance(selected_epoch, int) else None
+    return charts.line_chart(xs, series, title="Validation accuracy and kernel retention per epoch", marker=marker)
+
+
+def module_vs_base_rows(modules, metrics: dict) -> list[dict]:
+    """Per module: its test F1 beside the base model's F1 for the class on the same test images (the
+    decomposition's ``base_class_f1``), the difference, and whether it is one of the ``weak_modules`` (more than
+    ``weak_module_margin`` below). [] when the decomposition did not store the base model's per-class F1."""
+    base_f1 = (metrics or {}).get("base_class_f1")
+    if not isinstance(base_f1, list):
+        return []
+    weak = {w.get("class_index") for w in (metrics or {}).get("weak_modules") or [] if isinstance(w, dict)}
+    rows = []
+    for m in modules:
+        base = base_f1[m.class_index] if m.class_index < len(base_f1) else None
+        if not isinstance(base, (int, float)):
+            continue
+        rows.append({"module": m, "f1": m.f1, "base_f1": base, "difference": m.f1 - base,
+                     "weak": m.class_index in weak})
+    return rows
 
 
 def training_picture(history):

@@ -20,10 +20,11 @@ def decomposition_detail(request, pk):
     decomposition = selectors.get_visible(selectors.decompositions_visible_to(request.user), pk=pk)
     history = decomposition.history if isinstance(decomposition.history, list) else []
     selected = next((h for h in history if h.get("epoch") == decomposition.selected_epoch), None)
+    modules = selectors.modules_of_decomposition(request.user, decomposition)
     context = {"decomposition": decomposition, "history": history, "selected": selected,
                "chart": presenters.epoch_picture(history, decomposition.selected_epoch),
                "units": presenters.class_unit_table(decomposition.metrics, decomposition.base_model.class_names),
-               "modules": selectors.modules_of_decomposition(request.user, decomposition),
+               "modules": modules, "versus_base": presenters.module_vs_base_rows(modules, decomposition.metrics),
                "job": selectors.job_of(request.user, decomposition)}
     return render(request, "frontend/decompositions/detail.html", context)
 
