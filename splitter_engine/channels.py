@@ -3,7 +3,9 @@
 A *group* is a set of conv output channels that must be kept or dropped together: one root conv's
 channels plus every coupled channel (the other side of a residual add, a depthwise conv tied to its
 input, the offset slice of a concatenation). Each group has ``size`` root channels; one mask bit per
-root channel is the unit the search learns and extraction slices.
+root channel is the unit the search learns and extraction slices. With ``hidden_units`` the hidden
+units of the classifier (outputs of a Linear layer that are not the model's outputs) form groups too,
+rooted at their Linear layer; they hold no kernels, but often most of the parameters.
 
 Dropping root channel ``r`` physically removes it from every layer in the group. The same function is
 obtained without slicing by zeroing ``r`` where it is *consumed*: at the inputs of the channel-mixing
@@ -50,14 +52,15 @@ class Consumer:
 @dataclass(frozen=True)
 class ChannelGroup:
     index: int
-    root: str  # the conv whose output channels are the root channels
+    root: str  # the conv (or, for hidden units, the Linear layer) whose output channels are the root channels
     size: int
-    producers: tuple[str, ...]  # convs whose output channels belong to the group (kernels)
+    producers: tuple[str, ...]  # layers whose output channels belong to the group (convs: kernels)
     consumers: tuple[Consumer, ...]
+    kind: str = "conv"  # "conv": convolution channels; "linear": hidden units of the classifier
 
     @property
     def kernels_per_channel(self) -> int:
-        return len(self.producers)
+        return len(self.producers) if self.kind == "conv" else 0
 
 
 @dataclass
@@ -84,6 +87,27 @@ class ChannelGraph:
     def slot_kernels(self) -> torch.Tensor:
         """For every mask slot, how many conv kernels it keeps or drops."""
         return torch.cat([torch.full((g.size,), float(g.kernels_per_channel)) for g in self.groups])
+
+    def slot_units(self) -> torch.Tensor:
+        """For every mask slot, 1 where it is a hidden unit of the classifier, else 0."""
+        return torch.cat([torch.full((g.size,), float(g.kind == "linear")) for g in self.groups])
+
+    @property
+    def total_units(self) -> int:
+        """Hidden units of the classifier the groups control (0 without ``hidden_units``)."""
+        return sum(g.size for g in self.groups if g.kind == "linear")
+
+    def slot_costs(self) -> torch.Tensor:
+        """For every mask slot, its share of a module's size as a search penalises it: its kernels as a fraction
+        of the grouped kernels, plus, with hidden units, its unit as a fraction of the hidden units (a mask
+        keeping every slot costs 1, or 2 with hidden units: each kind is penalised as it was alone)."""
+        kernels, units = self.slot_kernels(), self.slot_units()
+        cost = kernels / kernels.sum().clamp_min(1)
+        return cost + units / units.sum() if units.sum() else cost
+
+    def kept_units(self, mask: torch.Tensor) -> torch.Tensor:
+        """Hidden units kept by a mask over all slots (``...`` x total_slots)."""
+        return (mask * self.slot_units().to(mask.device)).sum(-1)
 
     def kept_kernels(self, mask: torch.Tensor) -> torch.Tensor:
         """Kernels kept by a mask over all slots (``...`` x total_slots)."""
@@ -197,18 +221,25 @@ def _touches_output(group) -> bool:
     return any(item.dep.target.type == tp.ops.OPTYPE.OUTPUT for item in group)
 
 
-def analyse_channels(model: nn.Module, input_shape: tuple[int, int, int],
-                     dg: tp.DependencyGraph | None = None) -> ChannelGraph:
-    """The prunable channel groups of ``model`` for inputs of ``input_shape`` (C, H, W)."""
+def analyse_channels(model: nn.Module, input_shape: tuple[int, int, int], dg: tp.DependencyGraph | None = None,
+                     *, hidden_units: bool = False, roots: list[str] | None = None) -> ChannelGraph:
+    """The prunable channel groups of ``model`` for inputs of ``input_shape`` (C, H, W): convolution channels,
+    and with ``hidden_units`` the classifier's hidden units too. ``roots`` (a decomposition's group roots)
+    keeps exactly the groups with those roots, hidden units included where they are among them."""
     dg = dg or build_dependency_graph(model, input_shape)
     names = {m: n for n, m in model.named_modules()}
+    root_types = (nn.Conv2d, nn.Linear) if hidden_units or roots is not None else (nn.Conv2d,)
+    wanted = set(roots) if roots is not None else None
     groups: list[ChannelGroup] = []
     grouped: set[str] = set()
-    for group in dg.get_all_groups(root_module_types=(nn.Conv2d,)):
+    for group in dg.get_all_groups(root_module_types=root_types):
         # Channels that reach the model output are class scores (a conv classifier): never masked.
         if _touches_output(group):
             continue
         root = group[0].dep.target.module
+        if wanted is not None and names[root] not in wanted:
+            continue
+        kind = "linear" if isinstance(root, nn.Linear) else "conv"
         producers, consumers = [], []
         for item in group:
             module, handler = item.dep.target.module, item.dep.handler
@@ -216,9 +247,9 @@ def analyse_channels(model: nn.Module, input_shape: tuple[int, int, int],
                 continue
             name = names[module]
             if handler.__name__ == "prune_out_channels":
-                if isinstance(module, nn.Conv2d):
+                if isinstance(module, nn.Conv2d) or (kind == "linear" and isinstance(module, nn.Linear)):
                     producers.append(name)
-                    if _is_depthwise(module):  # its output channel is its input channel: consumes nothing
+                    if isinstance(module, nn.Conv2d) and _is_depthwise(module):  # its output is its input: consumes nothing
                         continue
                 else:
                     raise EngineError(f"layer {name!r} (Linear) shares output channels with convolution {names[root]!r}; "
@@ -226,8 +257,11 @@ def analyse_channels(model: nn.Module, input_shape: tuple[int, int, int],
             if handler.__name__ == "prune_in_channels":
                 consumers.append(Consumer(name, tuple(int(i) for i in item.idxs), tuple(int(r) for r in item.root_idxs)))
         producers = sorted(set(producers), key=producers.index)
+        if kind == "linear" and not consumers:  # nothing reads these units: they are the model's outputs
+            continue
         grouped.update(producers)
-        groups.append(ChannelGroup(len(groups), names[root], root.out_channels, tuple(producers), tuple(consumers)))
+        size = root.out_channels if kind == "conv" else root.out_features
+        groups.append(ChannelGroup(len(groups), names[root], size, tuple(producers), tuple(consumers), kind))
     if not groups:
         raise EngineError("the model has no convolution channels that can be masked")
     total = sum(m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d))

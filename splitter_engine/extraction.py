@@ -67,7 +67,7 @@ def _check_same_groups(graph: ChannelGraph, roots: list[str], sizes: list[int]) 
 
 def _sliced_trunk(trunk: nn.Module, input_shape, roots, sizes, kept: list[list[int]]) -> nn.Module:
     dg = build_dependency_graph(trunk, input_shape)
-    graph = analyse_channels(trunk, input_shape, dg)
+    graph = analyse_channels(trunk, input_shape, dg, roots=roots)
     _check_same_groups(graph, roots, sizes)
     return slice_groups(trunk, graph, kept, dg).eval()
 
@@ -132,7 +132,7 @@ def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: Decomposition
     input_shape = data.spec.shape
     base = copy.deepcopy(model).cpu().eval()
     base_params, base_flops = count_params_and_flops(base, input_shape)
-    graph = analyse_channels(base, input_shape)
+    graph = analyse_channels(base, input_shape, roots=result.group_roots)
     _check_same_groups(graph, result.group_roots, result.group_sizes)
     x_test, y_test = data.tensors("test")
     x_val, y_val = data.tensors("val") if len(data.splits.get("val", ())) else data.tensors("train")

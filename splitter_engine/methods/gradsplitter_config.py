@@ -42,6 +42,9 @@ class GradSplitterConfig:
     holdout: str = "split"
     val_fraction: float = 0.2
     alpha: float = 0.1  # weight of the mean kept-kernel fraction in the loss
+    # Mask the classifier's hidden units too (the outputs of every Linear layer but the output layer), with
+    # the same alpha on their kept fraction; the reference masks convolution kernels only.
+    hidden_units: bool = False
     # A pressure controller: after each mask epoch alpha is multiplied by alpha_growth while the held-out
     # accuracy stays within accuracy_window of the base model, and divided by it once it falls further.
     alpha_growth: float = 1.0
@@ -163,7 +166,7 @@ PRESETS: dict[str, GradSplitterConfig] = {
     # validation split with heads refitted, fewest kernels within 1 point; early stopping once
     # retention stops falling.
     "fast": GradSplitterConfig(
-        preset="fast", holdout="dataset_val", loss_on="logit", distill=0.5, distill_temperature=4.0,
+        preset="fast", hidden_units=True, holdout="dataset_val", loss_on="logit", distill=0.5, distill_temperature=4.0,
         score_init="activation", init_scale=0.2,
         modules_per_pass=0, warmup_head_epochs=2, warmup_head_lr=0.01, cycles=14, cycle_mask_epochs=1,
         cycle_head_epochs=0, alpha=2.0, alpha_growth=1.35, accuracy_window=0.03, mask_lr=0.01,

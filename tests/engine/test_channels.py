@@ -111,3 +111,45 @@ def test_convnext_is_refused_with_its_layer_norm_named():
     from splitter_engine.torchvision_compat import models
     with pytest.raises(EngineError, match="LayerNorm"):
         analyse_channels(models.convnext_tiny(num_classes=10), (3, 32, 32))
+
+
+# Every architecture whose classifier has hidden Linear layers (torchvision's at 32 x 32 where they run there).
+HIDDEN_LINEAR = [("simcnn", (3, 32, 32)), ("vgg11", (3, 32, 32)), ("alexnet", (3, 64, 64)),
+                 ("mobilenet_v3_small", (3, 32, 32))]
+
+
+@pytest.mark.parametrize("name, shape", HIDDEN_LINEAR)
+def test_sliced_hidden_units_equal_the_masked_model(name, shape):
+    import copy
+
+    from engine_helpers import randomise
+    from splitter_engine.channels import build_dependency_graph, slice_groups
+    from splitter_engine.gating import masked_forward
+
+    spec = narrow_spec(name) if name != "alexnet" else ArchSpec(name, 10, 3)  # too small at 32 x 32 to narrow
+    model = randomise(build_model(spec))
+    graph = analyse_channels(copy.deepcopy(model), shape, hidden_units=True)
+    linear = [g for g in graph.groups if g.kind == "linear"]
+    assert linear and graph.total_units == sum(g.size for g in linear)
+    assert all(g.kernels_per_channel == 0 for g in linear)
+    # the output layer's units are never a group; without hidden_units the groups are the conv ones, as before
+    assert [g.root for g in analyse_channels(copy.deepcopy(model), shape).groups] == \
+        [g.root for g in graph.groups if g.kind == "conv"]
+    generator = torch.Generator().manual_seed(1)
+    keep = [sorted(torch.randperm(g.size, generator=generator)[:max(1, g.size // 3)].tolist()) for g in graph.groups]
+    mask = torch.zeros(graph.total_slots)
+    for offset, kept in zip(graph.offsets(), keep):
+        mask[[offset + k for k in kept]] = 1
+    x = torch.randn(3, *shape, generator=generator)
+    expected = masked_forward(model, graph, x, mask)
+
+    sliced = copy.deepcopy(model)
+    dg = build_dependency_graph(sliced, shape)
+    rebuilt = analyse_channels(sliced, shape, dg, roots=[g.root for g in graph.groups])
+    assert [(g.root, g.size) for g in rebuilt.groups] == [(g.root, g.size) for g in graph.groups]
+    slice_groups(sliced, rebuilt, keep, dg)
+    for group, kept in zip(linear, [k for g, k in zip(graph.groups, keep) if g.kind == "linear"]):
+        assert sliced.get_submodule(group.root).out_features == len(kept)
+    with torch.no_grad():
+        assert torch.allclose(sliced(x), expected, atol=1e-5, rtol=1e-4)
+    assert sum(p.numel() for p in sliced.parameters()) < sum(p.numel() for p in model.parameters()) / 2
