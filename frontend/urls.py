@@ -5,6 +5,7 @@ from frontend.views import builds, datasets, decompositions, home, jobs, models,
 app_name = "frontend"
 urlpatterns = [
     path("", home.home, name="home"),
+    path("favicon.ico", home.favicon, name="favicon"),
     path("datasets/", datasets.dataset_list, name="dataset_list"),
     path("datasets/new/", datasets.dataset_new, name="dataset_new"),
     path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset_detail"),

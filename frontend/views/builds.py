@@ -6,7 +6,7 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_POST
 from rest_framework.throttling import UserRateThrottle
 
-from frontend import estimates, inference, presenters
+from frontend import estimates, inference, presenters, snippets
 from frontend.downloads import blob_response
 from frontend.forms import apply_service_error
 from frontend.forms.builds import BuildForm, PatchForm, TryItForm
@@ -89,7 +89,7 @@ def build_detail(request, pk, *, try_form=None):
                "base_models": selectors.build_base_models(build), "job": selectors.job_of(request.user, build),
                "class_rows": presenters.per_class_rows(metrics, build.class_names),
                "patch": presenters.patch_rows(metrics), "patch_classes": presenters.patch_class_rows(metrics),
-               "try_form": try_form or TryItForm()}
+               "try_form": try_form or TryItForm(), "use": snippets.use_this_build(request, build)}
     return render(request, "frontend/builds/detail.html", context)
 
 

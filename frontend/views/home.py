@@ -15,3 +15,14 @@ def home(request):
         "datasets": selectors.datasets_visible_to(request.user)[:5],
     }
     return render(request, "frontend/home.html", context)
+
+
+def favicon(request):
+    """/favicon.ico, which browsers ask for on every site: the static icon, served from the static folder."""
+    from django.contrib.staticfiles import finders
+    from django.http import FileResponse, Http404
+
+    path = finders.find("favicon.ico")
+    if path is None:
+        raise Http404("no favicon")
+    return FileResponse(open(path, "rb"), content_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})

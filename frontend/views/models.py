@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from frontend import presenters
+from frontend import presenters, snippets
 from frontend.downloads import blob_response
 from frontend.forms import DecomposeForm, EvaluateForm, ModelFilterForm, ModelUploadForm, TrainForm, apply_service_error
 from frontend.forms.models import architecture_choices
@@ -37,7 +37,7 @@ def model_detail(request, pk, *, evaluate_form=None, decompose_form=None, status
         ("The evaluation did not start", "eval-h", evaluate_form)) if form is not None and form.errors), None)
     context = {
         "model": model, "evaluations": evaluations, "latest": latest, "failed_action": failed,
-        "train_config": presenters.config_rows(model.train_config),
+        "train_config": presenters.config_rows(model.train_config), "use": snippets.use_this_model(request, model),
         "class_rows": presenters.per_class_rows(metrics, model.class_names),
         "confusion": presenters.confusion_picture(metrics, model.class_names),
         "training_chart": presenters.training_picture(model.train_history),

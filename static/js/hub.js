@@ -26,4 +26,15 @@
       target.innerHTML = message("The server could not be reached; check the connection and try again.");
     }
   });
+  // Copy buttons: <button data-copy="ID"> copies the text of element ID.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.dataset.copy);
+    if (!source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.textContent).then(function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    });
+  });
 })();

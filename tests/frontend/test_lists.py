@@ -1,6 +1,6 @@
 """Lists a new user reads first (#18.10, #18.11): models with their test accuracy and a sort by it, live job lists
 that name what each job is for and how long it ran, running jobs first on the home page, and a home page that
-says the demo models are being prepared instead of "No models yet"."""
+says the demo models are being prepared instead of "No models yet"; a local favicon."""
 import datetime
 
 import pytest
@@ -55,3 +55,10 @@ def test_anonymous_home_says_models_are_being_prepared_while_they_train(client, 
     assert "1 model is being trained" in html and "No models yet" not in html and "secret" not in html
     Job.objects.update(status="failed", finished_at=timezone.now())
     assert "No models yet" in client.get(reverse("frontend:home")).content.decode()
+
+
+def test_favicon_is_served_locally(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    assert 'rel="icon"' in client.get("/").content.decode()
