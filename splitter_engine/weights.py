@@ -175,6 +175,25 @@ def check_fits(model: nn.Module, tensors: Mapping[str, torch.Tensor], *, num_cla
         f"the weights were saved from")
 
 
+def check_header_fits(spec, shapes: Mapping[str, dict]) -> None:
+    """Check a safetensors header's shapes ({name: {"shape": [...]}}) against ``spec`` built on the meta device (no
+    weight allocated): the same WeightsError as ``check_fits``, before the weights are read. A torchvision network
+    narrowed by ``width`` < 1 cannot be built there (narrowing traces real tensors): the worker checks it."""
+    from types import SimpleNamespace
+
+    from splitter_engine.architectures import get_entry
+
+    entry = get_entry(spec.name)
+    kwargs = entry.merged_kwargs(spec.kwargs)
+    if entry.family == "torchvision" and float(kwargs.get("width", 1.0)) < 1:
+        return
+    with torch.device("meta"):
+        model = entry.constructor(num_classes=spec.num_classes, in_channels=spec.in_channels, **kwargs)
+    tensors = {name: SimpleNamespace(shape=tuple(int(d) for d in header["shape"])) for name, header in shapes.items()}
+    check_fits(model, _strip_data_parallel(tensors), num_classes=spec.num_classes,
+               arch=f"architecture {spec.name!r} {spec.kwargs or ''}".rstrip())
+
+
 def load_strict(model: nn.Module, tensors: Mapping[str, torch.Tensor], *, num_classes: Optional[int] = None,
                 arch: str = "the architecture") -> nn.Module:
     """Check, then ``load_state_dict(strict=True)``; returns the model in eval mode."""

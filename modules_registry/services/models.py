@@ -13,6 +13,7 @@ from modules_registry.services.validation import (check_dataset_usable, check_na
                                                   clean_input_spec, clean_name, clean_visibility, derived_visibility,
                                                   engine_config_error)
 from splitter_engine.onnx_upload import inspect_onnx
+from splitter_engine.pickle_scan import check_torch_checkpoint
 from splitter_engine.runtime import EngineError
 from splitter_engine.safetensors_header import check_safetensors_header
 
@@ -44,17 +45,36 @@ def _weights_format(filename: str) -> str:
     return WEIGHT_SUFFIXES[suffix]
 
 
-def _check_weights_file(fmt: str, uploaded) -> None:
-    """Checks that are safe in the web process (no unpickling); the worker does the rest."""
+def _check_weights_file(fmt: str, uploaded) -> dict | None:
+    """Checks that are safe in the web process (no unpickling); the worker does the rest. A safetensors file's
+    tensor shapes are returned (from its header)."""
+    shapes = None
     with _local_path(uploaded) as path:
         try:
             if fmt == "safetensors":
-                check_safetensors_header(path)
+                shapes = check_safetensors_header(path)
             elif fmt == "onnx":
                 inspect_onnx(path)
+            elif fmt == "pt":
+                check_torch_checkpoint(path)  # reads the pickle's opcodes; never unpickles
         except EngineError as exc:
             raise HubError(str(exc), code=ErrorCode.INVALID_FILE, field="weights") from exc
     uploaded.seek(0)
+    return shapes
+
+
+def _check_weights_fit(architecture: str, arch_kwargs: dict, classes: int, input_spec: dict, shapes: dict) -> None:
+    """The header's shapes against the architecture built on the meta device: a wrong class count or width is a
+    400 now, not a job that fails later."""
+    from splitter_engine.architectures import ArchSpec
+    from splitter_engine.weights import check_header_fits
+
+    try:
+        check_header_fits(ArchSpec(architecture, classes, int(input_spec["channels"]), arch_kwargs), shapes)
+    except EngineError as exc:
+        mismatch = str(exc).startswith("class-count mismatch")
+        raise HubError(str(exc), code=ErrorCode.CLASS_MISMATCH if mismatch else ErrorCode.INVALID_FILE,
+                       field="weights") from exc
 
 
 @contextlib.contextmanager
@@ -83,7 +103,9 @@ def upload_model(*, owner, weights, name: str, class_names, input_spec, architec
         architecture, arch_kwargs = clean_architecture(architecture, arch_kwargs)
     if dataset is not None:
         _check_dataset_matches(dataset, class_names, input_spec)
-    _check_weights_file(fmt, weights)
+    shapes = _check_weights_file(fmt, weights)
+    if shapes is not None:
+        _check_weights_fit(architecture, arch_kwargs, len(class_names), input_spec, shapes)
     staged = uploads.stage(weights)
     with uploads.discarded_on_error(staged):
         return start_job(kind=Job.Kind.IMPORT_MODEL, owner=owner, device="cpu", params={

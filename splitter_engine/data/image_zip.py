@@ -106,6 +106,15 @@ def decode_image(data: bytes, name: str, size: Optional[tuple[int, int]], channe
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
+def check_image_zip_headers(source, limits: ReadLimits = ReadLimits()) -> None:
+    """What the central directory tells, cheap enough to check an upload before its import job is queued: member
+    names (no absolute paths, no '..'), links, encryption, methods, declared sizes and ratios, and the class
+    folder layout. ``read_image_zip`` checks the same again, and what really inflates."""
+    what = "the image-folder .zip upload"
+    with open_zip(source, what) as zf:
+        _layout(checked_zip_members(zf, limits, what), what)
+
+
 def read_image_zip(source, *, name: str, image_size: Optional[tuple[int, int]] = None, channels: int = 3,
                    seed: int = 0, limits: ReadLimits = ReadLimits(),
                    ctx: Optional[RunContext] = None) -> ImageDataset:

@@ -7,7 +7,7 @@ from typing import Optional
 
 from splitter_engine.data.cifar import read_cifar
 from splitter_engine.data.dataset import ImageDataset
-from splitter_engine.data.image_zip import read_image_zip
+from splitter_engine.data.image_zip import check_image_zip_headers, read_image_zip
 from splitter_engine.data.limits import DatasetReadError, ReadLimits
 from splitter_engine.data.npz import check_npz_arrays, read_npz
 from splitter_engine.data.safe_archive import open_zip
@@ -45,7 +45,7 @@ def detect_format(source) -> str:
 
 
 # Per format, the checks that read only headers: cheap enough to run on an upload before its job is queued.
-_HEADER_CHECKS = {"npz": check_npz_arrays}
+_HEADER_CHECKS = {"npz": check_npz_arrays, "image-zip": check_image_zip_headers}
 
 
 def check_upload(source, fmt: str = "auto") -> str:

@@ -70,15 +70,13 @@ class Exploit:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_malicious_pickle_is_refused_without_running_it(user, drain_jobs, tmp_path, isolated_media):
+def test_malicious_pickle_is_refused_at_upload_without_running_it(user, tmp_path, isolated_media):
     marker = tmp_path / "pwned"
-    job = upload(user, "evil", "evil.pt", pickle.dumps({"weight": Exploit(marker)}))
-    drain_jobs()
-    job.refresh_from_db()
-    assert job.status == "failed"
-    assert "python objects other than tensors" in job.error.lower()
+    with pytest.raises(HubError, match="python objects other than tensors") as refused:
+        upload(user, "evil", "evil.pt", pickle.dumps({"weight": Exploit(marker)}))
+    assert refused.value.code == "invalid_file" and "imports posix.system" in str(refused.value)
     assert not marker.exists()
-    assert BaseModel.objects.count() == 0 and Blob.objects.count() == 0
+    assert Job.objects.count() == 0 and BaseModel.objects.count() == 0 and Blob.objects.count() == 0
     assert staged_files(isolated_media) == []
 
 
@@ -98,23 +96,21 @@ def test_unknown_architecture_is_refused_at_upload(user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_class_count_mismatch_fails_the_job_with_a_clear_message(user, drain_jobs, isolated_media):
-    job = upload(user, "seven", "seven.safetensors", save_safetensors(simcnn_state(num_classes=7)))
-    drain_jobs()
-    job.refresh_from_db()
-    assert job.status == "failed"
-    assert "class-count mismatch" in job.error and "7 classes" in job.error
-    assert BaseModel.objects.count() == 0 and Blob.objects.count() == 0
+def test_class_count_mismatch_is_refused_at_upload_with_a_clear_message(user, isolated_media):
+    """The safetensors header's shapes are checked against the architecture built on the meta device."""
+    with pytest.raises(HubError, match="class-count mismatch") as refused:
+        upload(user, "seven", "seven.safetensors", save_safetensors(simcnn_state(num_classes=7)))
+    assert refused.value.code == "class_mismatch" and "7 classes" in str(refused.value)
+    assert Job.objects.count() == 0 and BaseModel.objects.count() == 0 and Blob.objects.count() == 0
     assert staged_files(isolated_media) == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_wrong_width_names_the_mismatched_keys(user, drain_jobs):
-    job = upload(user, "wide", "wide.safetensors", save_safetensors(simcnn_state()),
-                 arch_kwargs={"width": 0.25})
-    drain_jobs()
-    job.refresh_from_db()
-    assert job.status == "failed" and "shape mismatches" in job.error and "features" in job.error
+def test_wrong_width_is_refused_at_upload_naming_the_mismatched_keys(user):
+    with pytest.raises(HubError, match="shape mismatches") as refused:
+        upload(user, "wide", "wide.safetensors", save_safetensors(simcnn_state()), arch_kwargs={"width": 0.25})
+    assert refused.value.code == "invalid_file" and "features" in str(refused.value)
+    assert Job.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
