@@ -120,6 +120,24 @@ def make_module(decomposition, class_index: int, **fields) -> Module:
                                  class_index=i, visibility=decomposition.visibility, **{**defaults, **fields})
 
 
+def make_sized_decomposition(owner, model) -> list[Module]:
+    """A decomposition of ``model`` whose module specs the builder's estimate can size: an untrained SimCNN's
+    channel groups (sizes need no weights), half of every group kept. Returns its modules in class order."""
+    from splitter_engine.architectures.registry import ArchSpec, build_model
+    from splitter_engine.channels import analyse_channels
+
+    arch = ArchSpec(name="simcnn", num_classes=len(model.class_names), in_channels=model.input_spec["channels"],
+                    kwargs={"width": 0.125})
+    spec = model.input_spec
+    groups = analyse_channels(build_model(arch), (spec["channels"], spec["height"], spec["width"])).groups
+    sized = store(json.dumps({
+        "arch": arch.to_dict(), "input": spec, "group_roots": [g.root for g in groups],
+        "group_sizes": [g.size for g in groups], "kept": [list(range(g.size // 2)) for g in groups]}),
+        "application/json")
+    decomposition = make_decomposition(owner, model, with_modules=False)
+    return [make_module(decomposition, i, spec=sized) for i in range(len(model.class_names))]
+
+
 def tiny_onnx(channels: int, height: int, width: int, classes: int) -> bytes:
     """A real ONNX classifier (flatten + matmul) with the hub's input/output names; class k likes brightness k."""
     import numpy as np

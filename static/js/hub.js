@@ -12,7 +12,8 @@
   }
   document.addEventListener("htmx:beforeSwap", function (event) {
     var d = event.detail;
-    if (d.xhr.status < 400 || !d.elt.closest("[data-swap-errors]")) return;
+    var source = (d.requestConfig && d.requestConfig.elt) || d.elt;  // d.elt is the target here
+    if (d.xhr.status < 400 || !source || !source.closest("[data-swap-errors]")) return;
     d.shouldSwap = true;
     d.isError = false;
     if (/^\s*<!doctype|<html/i.test(d.serverResponse || "")) {
@@ -22,7 +23,8 @@
   });
   document.addEventListener("htmx:sendError", function (event) {
     var target = event.detail.target;
-    if (target && event.detail.elt.closest("[data-swap-errors]")) {
+    var source = (event.detail.requestConfig && event.detail.requestConfig.elt) || event.detail.elt;
+    if (target && source && source.closest("[data-swap-errors]")) {
       target.innerHTML = message("The server could not be reached; check the connection and try again.");
     }
   });

@@ -1,7 +1,5 @@
 """The builder's estimate (#18.3, #18.11, and the estimate's cost/gain figures): it honours the chosen calibration,
 shows ONNX size beside params and FLOPs, and the base models' stored test scores on the chosen classes."""
-import json
-
 import pytest
 from django.urls import reverse
 
@@ -10,31 +8,13 @@ import factories as f
 pytestmark = pytest.mark.django_db
 
 
-def _sized_decomposition(owner, model):
-    """A decomposition whose module specs the estimate can size: an untrained SimCNN's channel groups (sizes
-    need no weights), half of every group kept."""
-    from splitter_engine.architectures.registry import ArchSpec, build_model
-    from splitter_engine.channels import analyse_channels
-
-    arch = ArchSpec(name="simcnn", num_classes=len(model.class_names), in_channels=model.input_spec["channels"],
-                    kwargs={"width": 0.125})
-    spec = model.input_spec
-    groups = analyse_channels(build_model(arch), (spec["channels"], spec["height"], spec["width"])).groups
-    sized = f.store(json.dumps({
-        "arch": arch.to_dict(), "input": spec, "group_roots": [g.root for g in groups],
-        "group_sizes": [g.size for g in groups], "kept": [list(range(g.size // 2)) for g in groups]}),
-        "application/json")
-    decomposition = f.make_decomposition(owner, model, with_modules=False)
-    return [f.make_module(decomposition, i, spec=sized) for i in range(len(model.class_names))]
-
-
 @pytest.fixture
 def two_models(user, hub):
     second = f.make_model(user, hub["dataset"], name="digits-second")
     f.make_evaluation(user, second, accuracy=0.5, metrics={"per_class": [
         {"name": c, "precision": 0.5, "recall": 0.25 if c == "7" else 0.5, "f1": 0.4, "support": 20}
         for c in second.class_names]})
-    return _sized_decomposition(user, hub["model"]), _sized_decomposition(user, second)
+    return f.make_sized_decomposition(user, hub["model"]), f.make_sized_decomposition(user, second)
 
 
 def _estimate(client, modules, calibration):
@@ -65,7 +45,7 @@ def test_the_estimate_shows_onnx_size_and_the_base_models_scores(alice_client, t
 
 def test_a_base_model_without_a_test_evaluation_says_so(alice_client, user, hub, two_models):
     first, _ = two_models
-    unevaluated = _sized_decomposition(user, f.make_model(user, hub["dataset"], name="digits-unevaluated"))
+    unevaluated = f.make_sized_decomposition(user, f.make_model(user, hub["dataset"], name="digits-unevaluated"))
     html = _estimate(alice_client, [first[0], unevaluated[1]], "linear")
     assert "not evaluated on test" in html
 
