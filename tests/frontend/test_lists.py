@@ -62,3 +62,11 @@ def test_favicon_is_served_locally(client):
     assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
     assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO header
     assert 'rel="icon"' in client.get("/").content.decode()
+
+
+def test_a_finished_jobs_page_gives_its_duration_in_seconds(alice_client, user):
+    started = timezone.now() - datetime.timedelta(minutes=5)
+    job = f.make_job(user, Job.Kind.BUILD, status="succeeded", started_at=started,
+                     finished_at=started + datetime.timedelta(seconds=11), progress=1.0)
+    html = alice_client.get(reverse("frontend:job_detail", args=[job.pk])).content.decode()
+    assert '(took <span id="job-duration">11 s</span>)' in html and "0 minutes" not in html
