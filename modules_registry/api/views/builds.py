@@ -1,13 +1,16 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from modules_registry.api import filters, queries, throttles
 from modules_registry.api.serializers.builds import (BuildRequestOut, ComposeIn, EstimateIn, EstimateOut, PatchIn,
                                                      RequestedOut)
+from modules_registry.api.serializers.predictions import PredictIn, PredictOut
 from modules_registry.api.serializers.resources import BuildDetailOut, BuildOut, JobOut
 from modules_registry.api.views.base import DOWNLOAD_ACTION, ArtifactViewSet, command_input, download, download_schema
 from modules_registry.services import builds as service
+from modules_registry.services import predictions
 
 
 def build_answer(answer, request) -> Response:
@@ -56,6 +59,22 @@ class BuildViewSet(ArtifactViewSet):
         none for public modules, will do)."""
         data = command_input(self, EstimateIn)
         return Response(service.estimate(user=request.user, **data))
+
+    @extend_schema(request={"multipart/form-data": PredictIn}, responses={200: PredictOut})
+    @action(detail=True, methods=["post"], reads_only=True, parser_classes=[MultiPartParser],
+            throttle_classes=throttles.PREDICT)
+    def predict(self, request, pk=None):
+        """Classify images with the build (onnxruntime on the server): the top_k classes of each with softmax
+        scores. Whoever may download the build may use it (writes nothing: a read token, or none for a public
+        build); throttled like Try it (HUB_THROTTLE_TRY)."""
+        build = self.get_object()
+        data = command_input(self, PredictIn)
+        top_k = predictions.top_k_for(build, data["top_k"])
+        results = predictions.predict(build, data["images"], top_k=top_k)
+        answer = [{"name": p.name, "ranked": [{"class_name": c, "score": score} for c, score in p.ranked]}
+                  for p in results]
+        return Response(PredictOut({"build": build.pk, "classes": build.class_names, "top_k": top_k,
+                                    "predictions": answer}).data)
 
     @download_schema
     @action(**DOWNLOAD_ACTION)
