@@ -1,7 +1,5 @@
 """#18.4 with real worker processes, as `make run` starts them: one per lane. A short job submitted while a
 decomposition runs starts within 10 s (it waited 14 minutes behind one when `make run` had a single worker)."""
-import time
-
 import pytest
 from django_tasks_db.models import DBTaskResult
 
@@ -9,19 +7,9 @@ from modules_registry.models import Decomposition, Job
 from modules_registry.services.decompositions import start_decomposition
 from modules_registry.services.jobs import request_cancel
 from modules_registry.services.models import start_evaluation
-from worker_process import start_worker, stop_worker
+from worker_process import start_worker, stop_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def test_a_short_job_starts_within_10_s_while_a_decomposition_runs(user, small_model, isolated_media):
