@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_commands(commands)
     _add_job_commands(commands)
     _add_build_command(commands)
+    _add_predict_command(commands)
     return parser
 
 
@@ -139,6 +140,14 @@ def _add_build_command(commands) -> None:
     p.add_argument("--name", default="")
     p.add_argument("-o", "--output", help="download the ONNX here once built")
     p.set_defaults(func=build_command)
+
+
+def _add_predict_command(commands) -> None:
+    p = commands.add_parser("predict", help="classify images with a build on the server")
+    p.add_argument("build", type=int, help="build id")
+    p.add_argument("images", nargs="+", help="PNG/JPEG files, or one .npz whose array x holds uint8 images")
+    p.add_argument("--top-k", type=int, default=None, help="classes per image (default 5, or all when fewer)")
+    p.set_defaults(func=predict_command)
 
 
 def wait_with_bar(client: HubClient, job: dict) -> dict:
@@ -244,6 +253,17 @@ def build_command(args, client: HubClient, out) -> int:
               f"{' (cached)' if answer['cached'] else ''}\n")
     if args.output:
         out.write(f"{client.download(build['onnx'], args.output)}\n")
+    return 0
+
+
+def predict_command(args, client: HubClient, out) -> int:
+    answer = client.predict(args.build, args.images, top_k=args.top_k)
+    if args.json:
+        _emit(answer, out)
+        return 0
+    for prediction in answer["predictions"]:
+        ranked = ", ".join(f"{r['class_name']} {r['score']:.3f}" for r in prediction["ranked"])
+        out.write(f"{prediction['name']}: {ranked}\n")
     return 0
 
 

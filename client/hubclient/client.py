@@ -140,6 +140,19 @@ class HubClient:
     def estimate(self, modules: list[int], **options) -> dict:
         return self.post("builds/estimate/", {"modules": list(modules), **options})
 
+    def predict(self, build: int, images: list[str | os.PathLike], *, top_k: int | None = None) -> dict:
+        """Classify images with a build on the server: PNG/JPEG files, or one .npz whose ``x`` is a uint8 batch.
+        Returns ``{"build", "classes", "top_k", "predictions": [{"name", "ranked": [{"class_name", "score"}]}]}``."""
+        paths = [Path(p) for p in images]
+        handles = [open(p, "rb") for p in paths]
+        try:
+            files = [("images", (p.name, h)) for p, h in zip(paths, handles)]
+            return self.request("POST", f"builds/{int(build)}/predict/", data=_clean({"top_k": top_k}),
+                                files=files).json()
+        finally:
+            for handle in handles:
+                handle.close()
+
     def wait_build(self, answer: dict, **wait_options) -> dict:
         if answer["cached"]:
             return answer["build"]
