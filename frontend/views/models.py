@@ -45,7 +45,9 @@ def model_detail(request, pk, *, evaluate_form=None, decompose_form=None, status
         "builds": selectors.builds_of_model(request.user, model)[:10],
         "job": selectors.job_of(request.user, model),
         "evaluate_form": evaluate_form or EvaluateForm(prefix="eval", datasets=datasets),
-        "decompose_form": decompose_form or DecomposeForm(prefix="dec"),
+        # Only where the form is shown: it lists the engine's registered methods, which loads torch.
+        "decompose_form": decompose_form or (DecomposeForm(prefix="dec")
+                                             if request.user.is_authenticated and model.decomposable else None),
     }
     return render(request, "frontend/models/detail.html", context, status=status)
 

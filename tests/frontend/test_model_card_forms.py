@@ -57,3 +57,9 @@ def test_training_settings_are_a_table_and_a_pytorch_model_can_be_patched(alice_
     table = html[html.index('id="train-config"'):]
     assert '<th scope="row">lr</th><td><code>0.05</code>' in table and "<code>0, 1</code>" in table
     assert f'href="/builds/patch/?model={model.pk}"' in html and "Patch this model" in html
+
+
+def test_the_decompose_form_is_built_only_where_it_is_shown(client, hub):
+    """It lists the engine's registered methods (torch); an anonymous visitor's model page does not need them."""
+    response = client.get(reverse("frontend:model_detail", args=[hub["model"].pk]))
+    assert response.status_code == 200 and response.context["decompose_form"] is None
