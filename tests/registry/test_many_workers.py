@@ -2,72 +2,32 @@
 drain 40 mixed jobs (imports, trainings, decompositions, builds): every job runs exactly once, none is lost, none
 is run twice, which the job rows, the task rows and the workers' own logs each show."""
 import collections
-import io
 import re
 import subprocess
 import time
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
-from modules_registry import blobs
 from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Job, Module
 from modules_registry.services.builds import start_build
 from modules_registry.services.datasets import import_builtin_dataset, upload_dataset
 from modules_registry.services.decompositions import start_decomposition
 from modules_registry.services.models import start_training, upload_model
+from tiny_lineage import TINY_SEARCH, Lineage, digits_npz, make_tiny_lineage
 from worker_process import start_worker, stop_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# A decomposition of seconds: one search cycle of one epoch, a short head refit.
-TINY_SEARCH = {"cycles": 1, "cycle_mask_epochs": 1, "cycle_head_epochs": 1, "warmup_head_epochs": 1,
-               "refit_head_epochs": 1}
 STARTED = re.compile(r"job (\d+) \((\w+)\) started on worker (\S+)")
-
-
-def digits_npz(classes: int = 3) -> bytes:
-    """scikit-learn's 8x8 digits of the first ``classes`` classes as an .npz upload (x uint8, y)."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    keep = digits.target < classes
-    buffer = io.BytesIO()
-    np.savez(buffer, x=(digits.images[keep] * 15.9).astype(np.uint8), y=digits.target[keep])
-    return buffer.getvalue()
-
-
-@dataclass
-class Lineage:
-    dataset: Dataset
-    model: BaseModel
-    weights: bytes
-    modules: list[Module]
 
 
 @pytest.fixture
 def lineage(user, drain_jobs) -> Lineage:
-    """A 3-class digits data set, a model trained on it and its modules, through the real jobs (in this process):
-    three classes keep every decomposition and build of the queue to seconds."""
-    upload_dataset(owner=user, archive=SimpleUploadedFile("digits3.npz", digits_npz()), name="digits3",
-                   image_size=[16, 16])
-    drain_jobs()
-    dataset = Dataset.objects.get(owner=user, name="digits3")
-    trained = start_training(owner=user, dataset=dataset, name="base", architecture="rescnn",
-                             arch_kwargs={"width": 0.125}, config={"epochs": 2, "lr": 3e-3}, device="cpu")
-    drain_jobs()
-    model = BaseModel.objects.get(pk=Job.objects.get(pk=trained.pk).result["model"])
-    decomposed = start_decomposition(owner=user, model=model, overrides=TINY_SEARCH, device="cpu")
-    drain_jobs()
-    decomposed.refresh_from_db()
-    assert decomposed.status == "succeeded", decomposed.error
-    modules = list(Module.objects.filter(decomposition_id=decomposed.result["decomposition"]).order_by("class_index"))
-    return Lineage(dataset, model, blobs.read_bytes(model.weights), modules)
+    return make_tiny_lineage(user, drain_jobs)
 
 
 def queue_mixed_jobs(user, lineage: Lineage) -> dict[int, str]:
