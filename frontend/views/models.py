@@ -5,7 +5,6 @@ from django.views.decorators.http import require_POST
 from frontend import presenters, snippets
 from frontend.downloads import blob_response
 from frontend.forms import DecomposeForm, EvaluateForm, ModelFilterForm, ModelUploadForm, TrainForm, apply_service_error
-from frontend.forms.models import architecture_choices
 from frontend.pagination import paginate
 from modules_registry import selectors
 from modules_registry.errors import HubError
@@ -17,7 +16,9 @@ WEIGHT_EXTENSIONS = {"safetensors": ".safetensors", "onnx": ".onnx"}
 
 def model_list(request):
     datasets = selectors.datasets_visible_to(request.user)
-    form = ModelFilterForm(request.GET, datasets=datasets, architectures=[n for n, _ in architecture_choices()])
+    # The filter offers the architectures of the models one can see (the registry's list would load torch).
+    present = selectors.models_visible_to(request.user).exclude(architecture="").values_list("architecture", flat=True)
+    form = ModelFilterForm(request.GET, datasets=datasets, architectures=sorted(set(present)))
     models = selectors.models_filtered(request.user, **form.filters())
     return render(request, "frontend/models/list.html", {"form": form, "page": paginate(request, models)})
 
