@@ -31,7 +31,7 @@ def _png(path, value: int) -> None:
     Image.fromarray(np.full((16, 16), value, dtype=np.uint8)).save(path)
 
 
-def test_class_search_hides_other_classes_and_try_it_shows_its_errors(page, live_server, rows, tmp_path):
+def test_class_search_hides_other_classes_and_try_it_shows_its_errors(page, live_server, rows, tmp_path, shoot):
     base = live_server.url
     journey.log_in(page, base, "alice", "alice-password-1")
 
@@ -53,6 +53,7 @@ def test_class_search_hides_other_classes_and_try_it_shows_its_errors(page, live
     assert page.locator("input[name=strategy][value=ensemble]").is_checked(), "two models: Ensemble"
     page.get_by_label("Calibration", exact=True).select_option("linear")
     page.locator("#calibration-hint", has_text="linear calibration").wait_for()
+    shoot(page, "builder-estimate", full_page=False)
 
     page.goto(f"{base}/builds/{rows['build'].pk}/")
     good, bad = tmp_path / "digit.png", tmp_path / "notes.png"
@@ -67,13 +68,14 @@ def test_class_search_hides_other_classes_and_try_it_shows_its_errors(page, live
     error.wait_for()
     assert "not an image we can read" in error.inner_text()
     assert page.locator("#predicted").count() == 0, "the old prediction must not stay on screen"
+    shoot(page, "try-it-error")
 
 
 def _fits(page) -> bool:
     return journey.no_horizontal_overflow(page)
 
 
-def test_phone_width_pages(page, live_server, rows):
+def test_phone_width_pages(page, live_server, rows, shoot):
     base = live_server.url
     journey.log_in(page, base, "alice", "alice-password-1")
     page.set_viewport_size(PHONE)
@@ -82,6 +84,7 @@ def test_phone_width_pages(page, live_server, rows):
     picker, options = page.locator("section.picker").bounding_box(), page.locator("aside.sticky").bounding_box()
     assert options["y"] >= picker["y"] + picker["height"] - 1, "the builder is one column on a phone"
     assert options["width"] > 300 and _fits(page)
+    shoot(page, "builder-phone", full_page=False)
     for name in ("Data sets", "Models", "Decompositions", "Modules", "Builds", "Jobs"):
         link = page.locator("nav.main-nav").get_by_role("link", name=name, exact=True).bounding_box()
         assert link and 0 <= link["x"] and link["x"] + link["width"] <= PHONE["width"], f"{name} is off screen"
@@ -99,3 +102,4 @@ def test_phone_width_pages(page, live_server, rows):
     button = page.locator("section[aria-labelledby=lineage-h] .table-wrap a.button").bounding_box()
     assert button["x"] + button["width"] <= frame["x"] + frame["width"], "the files table clips its button"
     assert _fits(page)
+    shoot(page, "model-card-phone-files")
