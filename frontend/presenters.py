@@ -246,3 +246,20 @@ def duration_text(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+FOOTPRINT_FIGURES = (("params", "Parameters", "compact"), ("flops", "FLOPs (one image)", "compact"),
+                     ("onnx_bytes", "ONNX size", "bytes"), ("latency_ms_b1", "onnxruntime, batch 1", "ms"),
+                     ("latency_ms_b64", "onnxruntime, batch 64", "ms"))
+
+
+def footprint_rows(metrics: dict) -> list[dict]:
+    """The build's measured cost beside its base model's (``metrics["footprint"]``), one row per figure; [] for
+    builds made before builds measured it."""
+    report = (metrics or {}).get("footprint")
+    if not isinstance(report, dict) or not isinstance(report.get("build"), dict):
+        return []
+    bases = [b for b in report.get("bases") or [] if isinstance(b, dict)]
+    ratio = report.get("ratio") or {}
+    return [{"label": label, "format": kind, "build": report["build"].get(key),
+             "bases": [b.get(key) for b in bases], "ratio": ratio.get(key)} for key, label, kind in FOOTPRINT_FIGURES]

@@ -192,10 +192,11 @@ def _lineage(modules: list[Module], bases: list[BaseModel], dataset: Dataset) ->
 
 
 def _finish_build(job: Job, composed, data: ImageDataset, modules: list[Module], bases: list[BaseModel],
-                  dataset_row: Dataset, items: list[tuple[int, int, str]], ctx: RunContext, started: float) -> dict:
+                  dataset_row: Dataset, items: list[tuple[int, int, str]], ctx: RunContext, started: float,
+                  sources: list) -> dict:
     params = job.params
     extra = {"kind": params["kind"], **params["options"], "cache_key": params["cache_key"]}
-    output = composition.export_build(composed, data, _lineage(modules, bases, dataset_row), extra, ctx)
+    output = composition.export_build(composed, data, _lineage(modules, bases, dataset_row), extra, ctx, sources)
     metrics = {**output.metrics, "build_seconds": round(time.perf_counter() - started, 3), "onnx_sha256": output.onnx.sha256}
     row = registration.register_build(
         owner=job.owner, job=job, params=params, onnx_bytes=output.onnx.data, metrics=metrics,
@@ -214,10 +215,11 @@ def _build(job: Job, ctx: RunContext) -> dict:
     dataset_row = Dataset.objects.get(pk=params["dataset"])
     data = load_dataset(dataset_row)
     ctx.report(0.02, "loading", f"{len(modules)} modules from {len(bases)} base model(s)")
+    sources = {b.weights_id: base_source(b) for b in bases}
     composed = composition.compose([chosen_module(m) for m in modules], composition.ComposeOptions(**params["options"]),
-                                   data, {b.weights_id: base_source(b) for b in bases}, ctx)
+                                   data, sources, ctx)
     items = [(m.pk, position, m.class_name) for position, m in enumerate(modules)]
-    return _finish_build(job, composed, data, modules, bases, dataset_row, items, ctx, started)
+    return _finish_build(job, composed, data, modules, bases, dataset_row, items, ctx, started, list(sources.values()))
 
 
 def _patch(job: Job, ctx: RunContext) -> dict:
@@ -228,10 +230,12 @@ def _patch(job: Job, ctx: RunContext) -> dict:
     dataset_row = Dataset.objects.get(pk=params["dataset"])
     data = load_dataset(dataset_row)
     ctx.report(0.02, "loading", f"weak model {weak.name!r} and the module for {strong.class_name!r}")
-    composed = composition.patch(base_source(weak), chosen_module(strong), composition.PatchOptions(**params["options"]),
+    weak_source = base_source(weak)
+    composed = composition.patch(weak_source, chosen_module(strong), composition.PatchOptions(**params["options"]),
                                  data, ctx)
     items = [(strong.pk, composed.class_names.index(strong.class_name), strong.class_name)]
-    return _finish_build(job, composed, data, [strong], [weak, strong.base_model], dataset_row, items, ctx, started)
+    return _finish_build(job, composed, data, [strong], [weak, strong.base_model], dataset_row, items, ctx, started,
+                         [weak_source])
 
 
 HANDLERS = {

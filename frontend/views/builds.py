@@ -89,7 +89,8 @@ def build_detail(request, pk, *, try_form=None):
                "base_models": selectors.build_base_models(build), "job": selectors.job_of(request.user, build),
                "class_rows": presenters.per_class_rows(metrics, build.class_names),
                "patch": presenters.patch_rows(metrics), "patch_classes": presenters.patch_class_rows(metrics),
-               "try_form": try_form or TryItForm(), "use": snippets.use_this_build(request, build)}
+               "try_form": try_form or TryItForm(), "use": snippets.use_this_build(request, build),
+               "footprint": presenters.footprint_rows(metrics)}
     return render(request, "frontend/builds/detail.html", context)
 
 

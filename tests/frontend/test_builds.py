@@ -103,3 +103,19 @@ def test_estimate_asks_for_two_classes_then_explains_errors(alice_client, hub):
     hidden = hub["private_decomposition"].modules.first()
     html = alice_client.post(url, {"modules": [hub["modules"][0].pk, hidden.pk]}).content.decode()
     assert 'role="alert"' in html and "not visible to you" in html
+
+
+def test_build_detail_shows_what_it_costs_beside_the_base_model(alice_client, user, hub):
+    footprint = {"build": {"params": 30000, "flops": 2000000, "onnx_bytes": 125000, "latency_ms_b1": 0.21,
+                           "latency_ms_b64": 3.5},
+                 "bases": [{"key": "k", "params": 120000, "flops": 8000000, "onnx_bytes": 490000,
+                            "latency_ms_b1": 0.52, "latency_ms_b64": 9.1}],
+                 "ratio": {"params": 0.25, "flops": 0.25, "onnx_bytes": 0.2551, "latency_ms_b1": 0.4038,
+                           "latency_ms_b64": 0.3846}}
+    build = f.make_build(user, hub["modules"][:3], metrics={"accuracy": 0.93, "footprint": footprint})
+    html = alice_client.get(reverse("frontend:build_detail", args=[build.pk])).content.decode()
+    table = html[html.index('id="footprint"'):html.index("</table>", html.index('id="footprint"'))]
+    assert "onnxruntime, batch 64" in table and "9.10 ms" in table and "× 0.385" in table and "× 0.250" in table
+    # builds made before footprints were measured show no empty table
+    older = f.make_build(user, hub["modules"][3:5])
+    assert 'id="footprint"' not in alice_client.get(reverse("frontend:build_detail", args=[older.pk])).content.decode()

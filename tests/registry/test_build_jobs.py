@@ -91,6 +91,11 @@ def test_a_build_job_writes_the_build_with_lineage_and_a_checked_onnx_then_answe
         y += [position] * len(idx)
     logits = session(data).run(["logits"], {"input": torch.cat(x).numpy()})[0]
     assert (logits.argmax(1) == np.array(y)).mean() == pytest.approx(build.metrics["accuracy"], abs=1e-5)
+    # what it costs beside the base model, measured by the job
+    footprint = build.metrics["footprint"]
+    assert footprint["build"]["onnx_bytes"] == len(data) and footprint["build"]["params"] == build.metrics["params"]
+    assert footprint["bases"][0]["params"] > 0 and footprint["bases"][0]["latency_ms_b1"] > 0
+    assert footprint["ratio"]["params"] == pytest.approx(build.metrics["params"] / footprint["bases"][0]["params"], abs=1e-4)
 
     jobs_before = Job.objects.count()
     started = time.perf_counter()
