@@ -59,10 +59,12 @@ class BaseModel(Artifact):
     train_history = models.JSONField(null=True, blank=True)
     params = models.BigIntegerField(null=True, blank=True)
     flops = models.BigIntegerField(null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True, help_text="lower-case labels chosen by the owner")
     channel_analysis_error = models.TextField(
         blank=True, help_text="why the channel analysis refused the network, naming the layer; empty when its "
                               "channels group (checked when the weights were stored)")
 
+    MUTABLE_FIELDS = (*Artifact.MUTABLE_FIELDS, "tags")
     ONNX_NOT_DECOMPOSABLE = ("an ONNX file, stored for download only; upload PyTorch weights (.safetensors) to "
                              "evaluate or decompose it")
 
