@@ -158,6 +158,11 @@ JOB_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("HUB_JOB_HEARTBEAT_TIMEOUT_
 HUB_WORKER_MEMORY_BYTES = (int(os.environ["HUB_WORKER_MEMORY_BYTES"]) if os.environ.get("HUB_WORKER_MEMORY_BYTES")
                            else None)
 HUB_JOB_MEMORY_BYTES = int(os.environ.get("HUB_JOB_MEMORY_BYTES", str(8 * 1024**3)))
+# Quotas (#19.6, modules_registry/services/quotas.py): per user, counted from the database at the door, so they hold
+# across web processes and machines. Jobs queued or running at once (quota_jobs, 429) and bytes stored (quota_storage,
+# 413); 0: no limit.
+HUB_QUOTA_JOBS = int(os.environ.get("HUB_QUOTA_JOBS", "20"))
+HUB_QUOTA_BYTES = int(os.environ.get("HUB_QUOTA_BYTES", str(20 * 1024**3)))
 # "Try it" on a build's page: images up to this many bytes, this many classified at once per server process.
 HUB_TRY_MAX_BYTES = int(os.environ.get("HUB_TRY_MAX_BYTES", str(10 * 1024**2)))
 HUB_TRY_CONCURRENCY = int(os.environ.get("HUB_TRY_CONCURRENCY", "2"))

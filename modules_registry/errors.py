@@ -56,6 +56,10 @@ class ErrorCode(models.TextChoices):
                                               "(details.limit_bytes), or it sends too many fields or files")
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable", "the byte range lies outside the file (details.size)"
     THROTTLED = "throttled", "too many requests; retry after details.retry_after_seconds"
+    QUOTA_JOBS = "quota_jobs", ("you have HUB_QUOTA_JOBS jobs queued or running (details.limit, details.active); "
+                                "send it again once one has ended")
+    QUOTA_STORAGE = "quota_storage", ("it would take your stored bytes over HUB_QUOTA_BYTES (details.limit_bytes, "
+                                      "details.used_bytes, details.incoming_bytes)")
     # the server's side
     ERROR = "error", "an unexpected API error"
     BLOB_CORRUPTED = "blob_corrupted", "a stored file failed its sha256 check; an administrator has been told"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from modules_registry import uploads
 from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import Dataset, Job
+from modules_registry.services import quotas
 from modules_registry.services.jobs import start_job
 from modules_registry.services import registration
 from modules_registry.services.validation import clean_name, clean_seed, clean_visibility
@@ -67,9 +68,10 @@ def upload_dataset(*, owner, archive, name: str, fmt: str = "auto", image_size=N
     finally:
         archive.seek(0)
     seed, visibility = clean_seed(seed), clean_visibility(visibility)
+    quotas.check_storage(owner, archive.size)  # before copying it to the staging area; again with the job
     staged = uploads.stage(archive)
     with uploads.discarded_on_error(staged):
-        return start_job(kind=Job.Kind.IMPORT_DATASET, owner=owner, device="cpu", params={
+        return start_job(kind=Job.Kind.IMPORT_DATASET, owner=owner, device="cpu", incoming_bytes=archive.size, params={
             "staged": staged, "format": fmt, "name": name, "description": description,
             "image_size": list(image_size) if image_size else None, "channels": channels, "seed": seed,
             "visibility": visibility, "source": "upload", "filename": getattr(archive, "name", "")})

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from modules_registry.errors import ErrorCode, HubError
 from modules_registry.lanes import lane_for
+from modules_registry.services import quotas
 from modules_registry.models import Job
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,17 @@ def clean_device(device) -> str:
     return device
 
 
-def start_job(*, kind: str, owner, params: dict, device: str = "cpu") -> Job:
-    """Create the Job row and enqueue its task once the row is committed."""
+def start_job(*, kind: str, owner, params: dict, device: str = "cpu", incoming_bytes: int = 0) -> Job:
+    """Create the Job row, within the owner's quotas (``incoming_bytes``: the upload it imports, already staged),
+    and enqueue its task once the row is committed."""
     device = clean_device(device)
-    job = Job.objects.create(kind=kind, owner=owner, params=params, device=device, queue_name=lane_for(kind, device))
+    with transaction.atomic():
+        quotas.lock_user(owner)  # counted and created under the lock: two requests cannot both take the last place
+        quotas.check_jobs(owner)
+        if kind != Job.Kind.EVALUATE:  # every other job stores files
+            quotas.check_storage(owner, incoming_bytes)
+        job = Job.objects.create(kind=kind, owner=owner, params=params, device=device,
+                                 queue_name=lane_for(kind, device))
     transaction.on_commit(lambda: _enqueue(job.pk, job.queue_name))
     return job
 

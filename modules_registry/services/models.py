@@ -8,6 +8,7 @@ from pathlib import PurePath
 from modules_registry import uploads
 from modules_registry.errors import ErrorCode, HubError
 from modules_registry.models import BaseModel, Dataset, Job
+from modules_registry.services import quotas
 from modules_registry.services.jobs import check_job_memory, dataset_images, start_job
 from modules_registry.services.validation import (check_dataset_usable, check_name_free, clean_class_names,
                                                   clean_input_spec, clean_name, clean_visibility, derived_visibility,
@@ -106,9 +107,10 @@ def upload_model(*, owner, weights, name: str, class_names, input_spec, architec
     shapes = _check_weights_file(fmt, weights)
     if shapes is not None:
         _check_weights_fit(architecture, arch_kwargs, len(class_names), input_spec, shapes)
+    quotas.check_storage(owner, weights.size)  # before copying it to the staging area; again with the job
     staged = uploads.stage(weights)
     with uploads.discarded_on_error(staged):
-        return start_job(kind=Job.Kind.IMPORT_MODEL, owner=owner, device="cpu", params={
+        return start_job(kind=Job.Kind.IMPORT_MODEL, owner=owner, device="cpu", incoming_bytes=weights.size, params={
             "staged": staged, "format": fmt, "name": name, "description": description,
             "architecture": architecture if fmt != "onnx" else "", "arch_kwargs": arch_kwargs or {},
             "class_names": class_names, "input_spec": input_spec, "dataset": dataset.pk if dataset else None,

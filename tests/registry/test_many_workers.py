@@ -66,7 +66,8 @@ def on(database: str):
                                                pytest.param("postgresql", 2, marks=on("postgresql")),
                                                pytest.param("postgresql", 4, marks=on("postgresql"))])
 def test_workers_drain_a_mixed_queue_running_each_job_exactly_once(database, workers, user, lineage, isolated_media,
-                                                                   tmp_path):
+                                                                   tmp_path, settings):
+    settings.HUB_QUOTA_JOBS = 0  # one user queues all 40
     before = {"datasets": Dataset.objects.count(), "models": BaseModel.objects.count(), "builds": Build.objects.count(),
               "decompositions": Decomposition.objects.count()}
     queued = queue_mixed_jobs(user, lineage)
