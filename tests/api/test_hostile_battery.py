@@ -127,6 +127,14 @@ def npz_with_pickled_objects(sentinel: Path) -> bytes:
     return npz_bytes(x=np.zeros((8, 8, 8), np.uint8), y=labels)
 
 
+def npz_of_objects(sentinel: Path) -> bytes:
+    import numpy as np
+
+    images = np.empty(4, dtype=object)
+    images[:] = [Sentinel(sentinel)] * 4
+    return npz_bytes(x=images)
+
+
 def torch_save_bytes(payload) -> bytes:
     import torch
 
@@ -168,6 +176,20 @@ def forged_sizes_zip() -> bytes:
     from engine.archive_builders import forge_zip_sizes
 
     return forge_zip_sizes(zip_bytes(good_zip_entries()), 0xFFFFFFF0)
+
+
+def large_png() -> bytes:
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((5000, 5000), np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def predict(w, files, **fields):
+    return w.clients["alice"].post(f"/api/builds/{w.build.pk}/predict/", {"images": files, **fields},
+                                   format="multipart")
 
 
 def json_post(w, path, body, client="alice"):
@@ -307,6 +329,18 @@ CASES = [
     Case("anonymous-writes", "tokens", "no token, a build request", 401, "not_authenticated",
          lambda w: json_post(w, "/api/builds/compose/", {"modules": [w.modules[0].pk, w.modules[1].pk]},
                              client="anon")),
+    # -- predictions ------------------------------------------------------------------------------------------
+    Case("predict-not-an-image", "prediction", "predict with a text file named `.png`", 400, "invalid_file",
+         lambda w: predict(w, [upload_file("notes.png", b"just text")])),
+    Case("predict-pixel-bomb", "prediction", "predict with a small PNG declaring 5,000 x 5,000 pixels", 400,
+         "invalid_file", lambda w: predict(w, [upload_file("huge.png", large_png())])),
+    Case("predict-npz-objects", "prediction", "predict with an .npz whose `x` is pickled objects calling os.mkdir",
+         400, "invalid_file", lambda w: predict(w, [upload_file("b.npz", npz_of_objects(w.sentinel))])),
+    Case("predict-top-k-past-classes", "prediction", "predict with top_k larger than the build's classes", 400,
+         "invalid", lambda w: predict(w, [upload_file("a.png", png())], top_k=99)),
+    Case("predict-private-build", "prediction", "predict with another user's private build", 404, "not_found",
+         lambda w: w.clients["alice"].post(f"/api/builds/{w.bob_private.build.pk}/predict/",
+                                           {"images": [upload_file("a.png", png())]}, format="multipart")),
     # -- downloads --------------------------------------------------------------------------------------------
     Case("range-past-end", "download", "Range: bytes=10000000- on a small file", 416, "range_not_satisfiable",
          lambda w: get(w, f"/api/builds/{w.build.pk}/onnx/", HTTP_RANGE="bytes=10000000-")),
