@@ -15,6 +15,7 @@ urlpatterns = [
     path("models/new/", models.model_new, name="model_new"),
     path("models/train/", models.model_train, name="model_train"),
     path("models/<int:pk>/", models.model_detail, name="model_detail"),
+    path("models/<int:pk>/card/", models.model_card_edit, name="model_card_edit"),
     path("models/<int:pk>/evaluate/", models.model_evaluate, name="model_evaluate"),
     path("models/<int:pk>/decompose/", models.model_decompose, name="model_decompose"),
     path("models/<int:pk>/download/", models.model_download, name="model_download"),

@@ -1,7 +1,10 @@
 """All reads, visibility-aware: a private entry is invisible (404) to everyone but its owner."""
 from __future__ import annotations
 
-from django.db.models import ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery
+import json
+
+from django.db.models import ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, TextField
+from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 
 from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Evaluation, Job, Module, Visibility
@@ -127,8 +130,10 @@ MODULE_SORTS = {"newest": "-created_at", "class": "class_name", "kept": "kept_ke
 
 
 def models_filtered(user, *, q: str = "", dataset: int | None = None, architecture: str = "",
-                    fmt: str = "", owner: str = "", sort: str = "newest"):
+                    fmt: str = "", owner: str = "", tag: str = "", sort: str = "newest"):
     qs = models_visible_to(user)
+    if tag:  # tags are stored lower-case; a whole tag matches, not a part of one
+        qs = qs.annotate(_tags_text=Cast("tags", TextField())).filter(_tags_text__contains=json.dumps(tag.lower()))
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(architecture__icontains=q)
                        | _matches_visible(user, "dataset__name__icontains", q, "dataset__")

@@ -122,6 +122,11 @@ class HubClient:
     def evaluate(self, model: int, **options) -> dict:
         return self.post(f"models/{int(model)}/evaluate/", options)
 
+    def edit_model(self, model: int, *, description: str | None = None, tags: list[str] | None = None) -> dict:
+        """The owner sets a model's description (Markdown) and/or tags; returns the model."""
+        body = _clean({"description": description, "tags": tags})
+        return self.request("PATCH", f"models/{int(model)}/", json=body).json()
+
     def decompose(self, model: int, *, method: str = "gradsplitter", preset: str = "", **options) -> dict:
         return self.post(f"models/{int(model)}/decompose/", {"method": method, "preset": preset, **options})
 

@@ -19,6 +19,7 @@ class ModelFilterForm(HubForm):
     dataset = forms.TypedChoiceField(label="Data set", required=False, coerce=int, empty_value=None)
     architecture = forms.ChoiceField(required=False)
     fmt = forms.ChoiceField(label="Format", required=False, choices=[("", "Any")] + list(BaseModel.Format.choices))
+    tag = forms.CharField(required=False, max_length=32)
     sort = forms.ChoiceField(required=False, choices=MODEL_SORT_CHOICES)
 
     def __init__(self, data, *, datasets, architectures):

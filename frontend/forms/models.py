@@ -158,3 +158,11 @@ class DecomposeForm(HubForm):
     @staticmethod
     def preset_choices(entry: dict) -> list[tuple[str, str]]:
         return [("", f"Default ({entry['default']})")] + [(p, p) for p in entry["presets"]]
+
+
+class ModelCardForm(HubForm):
+    """The owner's words about a model: a Markdown description and comma-separated tags."""
+
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 8}),
+                                  help_text="Markdown: headings, lists, links, code, tables. Raw HTML shows as text.")
+    tags = forms.CharField(required=False, help_text="Comma-separated, e.g. digits, grey, simcnn (at most 12).")

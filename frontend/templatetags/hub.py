@@ -7,6 +7,14 @@ register = template.Library()
 
 
 @register.filter
+def markdown(value) -> str:
+    """A user's Markdown as safe HTML (frontend.markdown: raw HTML is shown as text)."""
+    from frontend.markdown import render_markdown
+
+    return render_markdown(str(value or ""))
+
+
+@register.filter
 def pct(value, digits: int = 1) -> str:
     if value is None or value == "":
         return "—"

@@ -1,14 +1,17 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from frontend import presenters, snippets
 from frontend.downloads import blob_response
-from frontend.forms import DecomposeForm, EvaluateForm, ModelFilterForm, ModelUploadForm, TrainForm, apply_service_error
+from frontend.forms import (DecomposeForm, EvaluateForm, ModelCardForm, ModelFilterForm, ModelUploadForm, TrainForm,
+                            apply_service_error)
 from frontend.pagination import paginate
 from modules_registry import selectors
 from modules_registry.errors import HubError
 from modules_registry.services import decompositions as decomposition_services
+from modules_registry.services import model_card
 from modules_registry.services import models as model_services
 
 WEIGHT_EXTENSIONS = {"safetensors": ".safetensors", "onnx": ".onnx"}
@@ -27,7 +30,7 @@ def _get_model(request, pk):
     return selectors.get_visible(selectors.models_visible_to(request.user), pk=pk)
 
 
-def model_detail(request, pk, *, evaluate_form=None, decompose_form=None, status=200):
+def model_detail(request, pk, *, evaluate_form=None, decompose_form=None, card_form=None, status=200):
     model = _get_model(request, pk)
     datasets = selectors.datasets_visible_to(request.user)
     evaluations = list(selectors.evaluations_of(request.user, model))
@@ -45,6 +48,8 @@ def model_detail(request, pk, *, evaluate_form=None, decompose_form=None, status
         "decompositions": selectors.decompositions_of(request.user, model),
         "builds": selectors.builds_of_model(request.user, model)[:10],
         "job": selectors.job_of(request.user, model),
+        "card_form": card_form or (ModelCardForm(initial={"description": model.description, "tags": ", ".join(model.tags)})
+                                   if request.user.is_authenticated and request.user.pk == model.owner_id else None),
         "evaluate_form": evaluate_form or EvaluateForm(prefix="eval", datasets=datasets),
         # Only where the form is shown: it lists the engine's registered methods, which loads torch.
         "decompose_form": decompose_form or (DecomposeForm(prefix="dec")
@@ -126,3 +131,19 @@ def model_train(request):
             apply_service_error(form, exc)
     status = 400 if request.method == "POST" else 200
     return render(request, "frontend/models/train.html", {"form": form}, status=status)
+
+
+@login_required
+@require_POST
+def model_card_edit(request, pk):
+    """The owner saves the model's description and tags; errors show under the form (400), nothing changes."""
+    model = _get_model(request, pk)
+    form = ModelCardForm(request.POST)
+    if form.is_valid():
+        try:
+            model_card.edit_model_card(request.user, model, description=form.cleaned_data["description"],
+                                       tags=form.cleaned_data["tags"])
+            return redirect(reverse("frontend:model_detail", args=[model.pk]) + "#about")
+        except HubError as exc:
+            apply_service_error(form, exc)
+    return model_detail(request, pk, card_form=form, status=400)

@@ -67,6 +67,12 @@ def _decomposable(queryset, name, value):
     return queryset.filter(decomposable) if value == "true" else queryset.exclude(decomposable)
 
 
+def _has_tag(queryset, name, value):
+    """Models whose tags hold ``value`` (tags are stored lower-case)."""
+    needle = json.dumps(value.strip().lower())
+    return queryset.annotate(_tags_text=Cast("tags", TextField())).filter(_tags_text__contains=needle)
+
+
 class ModelFilter(OwnedFilter):
     class_name = filters.CharFilter(method=_has_class, max_length=120, help_text="has a class of this name")
     architecture = filters.CharFilter(max_length=80)
@@ -76,11 +82,12 @@ class ModelFilter(OwnedFilter):
     dataset = IdFilter(field_name="dataset_id", help_text="id of the data set it was trained on")
     decomposable = filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method=_decomposable,
                                         help_text="can be split into per-class modules")
+    tag = filters.CharFilter(method=_has_tag, max_length=32, help_text="carries this tag")
 
     class Meta:
         model = BaseModel
         fields = ["owner", "visibility", "class_name", "architecture", "file_format", "format", "dataset",
-                  "decomposable"]
+                  "decomposable", "tag"]
 
 
 class DecompositionFilter(OwnedFilter):

@@ -85,3 +85,18 @@ def test_each_cli_command_calls_the_client_and_prints_its_answer(argv, call, pri
     assert run(build_parser().parse_args(argv), client, out) == 0
     assert client.calls[0] == call
     assert printed in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_edit_model_sets_description_and_tags(live_server, user):
+    import factories as f
+
+    model = f.make_model(user, f.make_dataset(user))
+    _, write = create_token(user=user, name="w", scope="write")
+    hub = HubClient(live_server.url, write)
+    answer = hub.edit_model(model.pk, description="Digits, **grey**.", tags=["Digits", "grey"])
+    assert answer["tags"] == ["digits", "grey"] and answer["description"] == "Digits, **grey**."
+    assert [m["id"] for m in hub.list("models", tag="grey")] == [model.pk]
+    with pytest.raises(HubError) as error:
+        hub.edit_model(model.pk, tags=["no spaces"])
+    assert (error.value.status, error.value.code) == (400, "invalid")

@@ -174,3 +174,18 @@ class DecomposeIn(serializers.Serializer):
     device = StrictCharField(default="auto", max_length=16, help_text=DEVICE_HELP)
     dataset = VisibleRelatedField(selectors.datasets_visible_to, required=False, allow_null=True,
                                   help_text="labelled data with the model's classes; defaults to its training set")
+
+
+class ModelCardIn(serializers.Serializer):
+    """PATCH /api/models/{id}/: the owner's words about a model; every other field of a model is fixed."""
+
+    description = StrictCharField(required=False, allow_blank=True, trim_whitespace=False,
+                                  help_text="Markdown (raw HTML is shown as text), at most 20,000 characters")
+    tags = serializers.ListField(child=StrictCharField(), required=False, max_length=100,
+                                 help_text="lower-case labels, e.g. [\"digits\", \"grey\"]; at most 12")
+
+    def validate(self, attrs):
+        fixed = sorted(set(self.initial_data) - set(self.fields))
+        if fixed:
+            raise serializers.ValidationError({name: "only description and tags can be changed" for name in fixed})
+        return attrs

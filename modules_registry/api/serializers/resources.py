@@ -48,7 +48,7 @@ class ModelOut(ArtifactOut):
 
     class Meta:
         model = BaseModel
-        fields = (*A, "name", "description", "format", "architecture", "arch_kwargs", "class_names",
+        fields = (*A, "name", "description", "tags", "format", "architecture", "arch_kwargs", "class_names",
                   "num_classes", "input_spec", "dataset", "params", "flops", "decomposable", "not_decomposable_reason",
                   "weights")
 

@@ -1,13 +1,14 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
 
 from modules_registry.api import filters, queries, throttles
-from modules_registry.api.serializers.commands import DecomposeIn, EvaluateIn, ModelUploadIn, TrainIn
+from modules_registry.api.serializers.commands import DecomposeIn, EvaluateIn, ModelCardIn, ModelUploadIn, TrainIn
 from modules_registry.api.serializers.resources import JobOut, ModelDetailOut, ModelOut
 from modules_registry.api.views.base import (DOWNLOAD_ACTION, ArtifactViewSet, accepted, command_input, download,
                                              download_schema)
-from modules_registry.services import decompositions, models as service
+from modules_registry.services import decompositions, model_card, models as service
 
 SUFFIX = {"safetensors": ".safetensors", "onnx": ".onnx"}
 
@@ -36,6 +37,14 @@ class ModelViewSet(ArtifactViewSet):
         """Train a new model on a data set (a job)."""
         data = command_input(self, TrainIn)
         return accepted(service.start_training(owner=request.user, **data), request)
+
+    @extend_schema(request=ModelCardIn, responses={200: ModelDetailOut})
+    def partial_update(self, request, pk=None):
+        """The owner changes the model's description (Markdown) and tags; nothing else of a model changes."""
+        model = self.get_object()
+        data = command_input(self, ModelCardIn)
+        model_card.edit_model_card(request.user, model, **data)
+        return Response(ModelDetailOut(self.get_object(), context=self.get_serializer_context()).data)
 
     @extend_schema(request=EvaluateIn, responses={202: JobOut})
     @action(detail=True, methods=["post"])
