@@ -102,7 +102,8 @@ def line_chart(xs: list, series: list[tuple[str, list[float], str]], *, title: s
         lx = left + 8 + k * 150
         body.append(f'<rect x="{lx}" y="8" width="14" height="4" fill="{colour}"/>'
                     f'<text x="{lx + 20}" y="14" font-size="12">{escape(name)}</text>')
-    desc = "; ".join(f"{name}: last {values[-1] * 100:.1f}%" for name, values, _ in series if values)
+    present = [(name, [v for v in values if v is not None]) for name, values, _ in series]
+    desc = "; ".join(f"{name}: last {values[-1] * 100:.1f}%" for name, values in present if values)
     return _svg(width, height, title, desc or "no data", body)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend.views import builds, datasets, decompositions, home, jobs, models, modules
+from frontend.views import builds, compare, datasets, decompositions, home, jobs, models, modules
 
 app_name = "frontend"
 urlpatterns = [
@@ -20,12 +20,14 @@ urlpatterns = [
     path("models/<int:pk>/decompose/", models.model_decompose, name="model_decompose"),
     path("models/<int:pk>/download/", models.model_download, name="model_download"),
     path("decompositions/", decompositions.decomposition_list, name="decomposition_list"),
+    path("decompositions/compare/", compare.compare_decompositions, name="decomposition_compare"),
     path("decompositions/<int:pk>/", decompositions.decomposition_detail, name="decomposition_detail"),
     path("decompositions/<int:pk>/download/", decompositions.decomposition_download, name="decomposition_download"),
     path("modules/", modules.module_list, name="module_list"),
     path("modules/<int:pk>/", modules.module_detail, name="module_detail"),
     path("modules/<int:pk>/download/<str:part>/", modules.module_download, name="module_download"),
     path("builds/", builds.build_list, name="build_list"),
+    path("builds/compare/", compare.compare_builds, name="build_compare"),
     path("builds/new/", builds.build_new, name="build_new"),
     path("builds/estimate/", builds.build_estimate, name="build_estimate"),
     path("builds/patch/", builds.patch_new, name="patch_new"),
