@@ -34,7 +34,7 @@ def test_the_calibration_hint_follows_the_chosen_calibration(alice_client, two_m
 def test_the_estimate_shows_onnx_size_and_the_base_models_scores(alice_client, two_models):
     first, second = two_models
     html = _estimate(alice_client, [first[0], first[1], second[7]], "linear")
-    assert "ONNX size" in html and "Latency is not estimated before building" in html
+    assert "ONNX size" in html and "Latency: measured after build" in html
     ensemble = first[0].params + first[1].params + second[7].params
     from django.template.defaultfilters import filesizeformat
     assert str(filesizeformat(ensemble * 4)) in html  # float32 weights
