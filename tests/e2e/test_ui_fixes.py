@@ -53,7 +53,7 @@ def test_class_search_hides_other_classes_and_try_it_shows_its_errors(page, live
     assert page.locator("input[name=strategy][value=ensemble]").is_checked(), "two models: Ensemble"
     page.get_by_label("Calibration", exact=True).select_option("linear")
     page.locator("#calibration-hint", has_text="linear calibration").wait_for()
-    shoot(page, "builder-estimate", full_page=False)
+    shoot(page, "builder-estimate")
 
     page.goto(f"{base}/builds/{rows['build'].pk}/")
     good, bad = tmp_path / "digit.png", tmp_path / "notes.png"
