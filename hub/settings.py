@@ -92,7 +92,9 @@ TEMPLATES = [
 ]
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    # Health checks: a connection that broke while idle (a database restart) is replaced before a request uses it.
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60,
+                                                  conn_health_checks=True)}
     # One test database per test process, so that two runs on one server never share (or drop) each other's.
     DATABASES["default"]["TEST"] = {"NAME": f"test_hub_{os.getpid()}"}
 else:

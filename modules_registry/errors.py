@@ -63,6 +63,7 @@ class ErrorCode(models.TextChoices):
     # the server's side
     ERROR = "error", "an unexpected API error"
     BLOB_CORRUPTED = "blob_corrupted", "a stored file failed its sha256 check; an administrator has been told"
+    DATABASE_UNAVAILABLE = "database_unavailable", "the database cannot be reached (restarting?); retry in a moment"
 
 
 # Codes that were merged into one because they meant the same thing: old code -> the code that replaces it.

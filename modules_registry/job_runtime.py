@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Iterator
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -131,6 +131,11 @@ def running(job_id: int, worker_id: str = "") -> Iterator[tuple[Job, RunContext]
             log.warning("job %s: %s", job_id, message)
             append_log(job_id, f"failed: {message}")
             _finish(job_id, Job.Status.FAILED, error=message, message="out of memory")
+        elif isinstance(exc, DATABASE_DOWN):
+            log.warning("job %s: lost its database connection: %s", job_id, exc)
+            connection.close()  # a new one, if the database is back already
+            _finish(job_id, Job.Status.FAILED, error="the database became unreachable while it ran; start the job "
+                                                     "again", message="database lost")  # raises while it is down
         else:
             log.exception("job %s crashed", job_id)
             append_log(job_id, traceback.format_exc())
@@ -209,6 +214,33 @@ def is_out_of_memory(exc: BaseException) -> bool:
         return True
     text = str(exc)
     return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
+
+
+# --- The database going away -----------------------------------------------------------------------------------
+# A PostgreSQL restart (or a network cut) breaks every open connection. The job running then cannot record its
+# progress; it fails once the database is back, and the worker, instead of exiting, waits for the database and
+# carries on with the queue.
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+DATABASE_RETRY_SECONDS = 2.0
+
+
+def wait_for_database(worker_id: str, error: BaseException) -> None:
+    """Block until the database answers again, then fail the job this worker was running when it went away."""
+    message = f"database unavailable ({type(error).__name__}: {str(error).strip()[:200]}); retrying every " \
+              f"{DATABASE_RETRY_SECONDS:.0f} s"
+    log.warning("worker %s: %s", worker_id, message)
+    while True:
+        connections.close_all()
+        try:
+            connection.ensure_connection()
+            break
+        except DATABASE_DOWN:
+            time.sleep(DATABASE_RETRY_SECONDS)
+    log.warning("worker %s: the database is back", worker_id)
+    for job_id in Job.objects.filter(status=Job.Status.RUNNING, worker_id=worker_id).values_list("pk", flat=True):
+        fail_lost_job(job_id, error="the database became unreachable while it ran; start the job again",
+                      reason="its database connection was lost", only_if={"worker_id": worker_id})
 
 
 class WorkerLost(Exception):

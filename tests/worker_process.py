@@ -55,3 +55,30 @@ def wait_for(predicate, timeout: float, what: str):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(port: int, env: dict, **popen) -> subprocess.Popen:
+    """A real `manage.py runserver` on 127.0.0.1:``port`` with ``env``, once it answers."""
+    import socket
+
+    server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                              cwd=ROOT, env=env, **{"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen})
+
+    def answers():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                return sock.recv(12).startswith(b"HTTP/1")
+        except OSError:
+            return False
+
+    wait_for(answers, 120, "the web process to answer")
+    return server

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -52,6 +53,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.QUOTA_STORAGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ErrorCode.ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
     ErrorCode.BLOB_CORRUPTED: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ErrorCode.DATABASE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 # DRF's exception classes → our codes.
@@ -134,6 +136,12 @@ def exception_handler(exc, context):
         log.error("refused to serve a corrupted blob: %s", exc)
         return error_response(ErrorCode.BLOB_CORRUPTED, "the stored file failed its sha256 check; an administrator "
                               "has been told")
+    if isinstance(exc, (OperationalError, InterfaceError)):  # a database restart; the next request reconnects
+        log.warning("database unavailable: %s", exc)
+        response = error_response(ErrorCode.DATABASE_UNAVAILABLE, "the database cannot be reached right now; retry "
+                                  "in a few seconds", {"retry_after_seconds": 5})
+        response["Retry-After"] = "5"
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("not found, or not visible to you")
     elif isinstance(exc, DjangoPermissionDenied):

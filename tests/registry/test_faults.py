@@ -6,8 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from modules_registry.services.datasets import import_builtin_dataset
 from modules_registry.services.decompositions import start_decomposition
 from modules_registry.services.models import start_training
 from tiny_lineage import make_tiny_lineage
-from worker_process import ROOT, database_env, start_worker, wait_for
+from worker_process import database_env, free_port, start_server, start_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,28 +88,6 @@ def test_killed_workers_leave_failed_jobs_and_nothing_else_and_a_restarted_worke
 
 
 # --- the web process ------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(port: int, env: dict) -> subprocess.Popen:
-    server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def answers():
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"GET /api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-                return sock.recv(12).startswith(b"HTTP/1")
-        except OSError:
-            return False
-
-    wait_for(answers, 120, "the web process to answer")
-    return server
-
 
 def test_a_web_process_killed_mid_upload_leaves_nothing_once_restarted(user, isolated_media, tmp_path):
     upload_tmp = tmp_path / "upload-tmp"

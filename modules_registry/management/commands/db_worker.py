@@ -1,10 +1,10 @@
-"""django-tasks-db's worker, plus a memory cap, recovery of jobs whose worker died (at start and periodically) and a
-sweep of the files dead processes left behind."""
+"""django-tasks-db's worker, plus a memory cap, recovery of jobs whose worker died (at start and periodically), a
+sweep of the files dead processes left behind, and a wait (not an exit) while the database is unreachable."""
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-from modules_registry.job_runtime import (StaleJobReaper, apply_memory_cap, recover_dead_workers_jobs,
-                                          recover_stale_jobs, sweep_files, worker_id_for_this_process,
-                                          worker_memory_cap)
+from modules_registry.job_runtime import (DATABASE_DOWN, StaleJobReaper, apply_memory_cap, recover_dead_workers_jobs,
+                                          recover_stale_jobs, sweep_files, wait_for_database,
+                                          worker_id_for_this_process, worker_memory_cap)
 
 
 class Command(DbWorkerCommand):
@@ -27,6 +27,10 @@ class Command(DbWorkerCommand):
         reaper = StaleJobReaper()
         reaper.start()
         try:
-            return super().handle(*args, **options)
+            while True:
+                try:
+                    return super().handle(*args, **options)
+                except DATABASE_DOWN as exc:  # django-tasks-db's loop raises any error but a locked SQLite file
+                    wait_for_database(options["worker_id"], exc)
         finally:
             reaper.stopped.set()
