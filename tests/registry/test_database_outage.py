@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from worker_process import ROOT, free_port, start_server, wait_for
 
@@ -33,6 +34,9 @@ def as_server_user() -> list[str]:
 
 
 def why_no_server() -> str:
+    if connection.vendor != "postgresql":
+        return ("a PostgreSQL test: it runs in the PostgreSQL run (scripts/test_postgres.sh), on a throw-away server "
+                "of its own")
     if postgres_bin() is None:
         return "no PostgreSQL binaries under /usr/lib/postgresql (apt-get install postgresql)"
     if os.geteuid() == 0 and (shutil.which("runuser") is None or subprocess.run(
