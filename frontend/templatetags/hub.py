@@ -100,25 +100,17 @@ def visible_to(row, user) -> bool:
     return row is not None and is_visible(row, user)
 
 
-def seconds_text(seconds: float) -> str:
-    """11 -> '11 s', 200 -> '3 min 20 s', 4000 -> '1 h 06 min'."""
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 @register.filter
 def job_duration(job) -> str:
     """How long a job ran (or has been running); '—' while it waits."""
     from django.utils import timezone
 
+    from frontend.presenters import duration_text
+
     if job.started_at is None:
         return "—"
     end = job.finished_at or timezone.now()
-    return seconds_text((end - job.started_at).total_seconds())
+    return duration_text(max(0.0, (end - job.started_at).total_seconds()))
 
 
 @register.filter
