@@ -141,11 +141,18 @@ def request_mix(seed: dict, *, mixed: bool) -> list[tuple[str, int, object]]:
         return get(rng.choice([f"/api/builds/{rng.choice(builds)}/onnx/", f"/api/modules/{rng.choice(modules)}/weights/",
                                f"/api/models/{rng.choice(ids['models'])}/weights/"]))
 
+    by_class: dict[str, list[int]] = defaultdict(list)
+    for module, class_name in seed["module_classes"].items():
+        by_class[class_name].append(int(module))
+
+    def selection(rng, k: int) -> list[int]:  # one module per class: a class twice is a 400 (duplicate_classes)
+        return [rng.choice(by_class[c]) for c in rng.sample(sorted(by_class), k)]
+
     def estimate(rng):
-        return ("POST", "/api/builds/estimate/", {"modules": rng.sample(modules, rng.randint(2, 4))}, {200})
+        return ("POST", "/api/builds/estimate/", {"modules": selection(rng, rng.randint(2, 4))}, {200})
 
     def build(rng):  # a new selection queues a job (202); one made before answers 200 at once
-        return ("POST", "/api/builds/compose/", {"modules": rng.sample(modules, 2), "strategy": "ensemble"}, {200, 202})
+        return ("POST", "/api/builds/compose/", {"modules": selection(rng, 2), "strategy": "ensemble"}, {200, 202})
 
     mix = [("list", 30, lists), ("detail", 25, details), ("search", 15, search), ("page", 12, pages),
            ("download", 10, downloads)]
