@@ -112,7 +112,7 @@ class _Concern:
             raise EngineError("concern identification needs a model whose output comes from a Linear layer "
                               "(its modules keep two rows of it: the class and the rest)")
         dg = build_dependency_graph(self.model, shape)
-        self.graph: ChannelGraph = analyse_channels(self.model, shape, dg)
+        self.graph: ChannelGraph = analyse_channels(self.model, shape, dg, hidden_units=config.hidden_units)
         self.recorder = ActivityRecorder(self.model, self.graph, dg, self.output_layer, shape)
         self.gate = ChannelGate(self.model, self.graph)
         self.x, self.y = data.tensors("train")
@@ -371,9 +371,13 @@ class _Concern:
     def _units(self, masks: torch.Tensor, seen: dict) -> dict:
         """Per class, units kept per layer: channels per group (sliced), and nodes per dense hidden layer active
         for at least one observed input (the paper's rule; recorded, not sliced)."""
-        layers = [{"name": g.root, "kind": "channels", "size": g.size, "sliced": True} for g in self.graph.groups]
+        layers = [{"name": g.root, "kind": "channels" if g.kind == "conv" else "dense", "size": g.size, "sliced": True}
+                  for g in self.graph.groups]
         kept = [[int(part.sum()) for part in self.graph.split(row)] for row in masks]
+        sliced = {g.root for g in self.graph.groups}
         for name, counts in seen["dense"].items():
+            if name in sliced:
+                continue
             active = counts.cpu() > 0
             layers.append({"name": name, "kind": "dense", "size": int(counts.shape[1]), "sliced": False})
             for c in range(self.n):

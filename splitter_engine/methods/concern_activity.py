@@ -16,7 +16,8 @@ does not change the network's output on that input. Hooks sit on conv, BatchNorm
 never on activation modules (torchvision's ResNet calls one ReLU module twice per block).
 
 Dense hidden nodes (the outputs of every linear layer but the output layer) are recorded the same way
-(> 0 before their activation), for the per-layer report; extraction does not slice them.
+(> 0 before their activation). With ``hidden_units`` they are channel groups of their own (rooted at their
+Linear layer, observed like a conv's channels) and sliced; otherwise they are only reported.
 """
 from __future__ import annotations
 
@@ -30,19 +31,25 @@ from splitter_engine.runtime import EngineError
 
 
 def producer_slots(model: nn.Module, graph: ChannelGraph, dg: tp.DependencyGraph) -> dict[str, torch.Tensor]:
-    """For every producer conv of every group: its output channel -> slot (``total_slots`` = no group)."""
+    """For every producer (conv, or the Linear layer of a hidden-unit group) of every group: its output channel ->
+    slot (``total_slots`` = no group)."""
     names = {m: n for n, m in model.named_modules()}
     constant = graph.total_slots
     out: dict[str, torch.Tensor] = {}
-    groups = [g for g in dg.get_all_groups(root_module_types=(nn.Conv2d,)) if not _touches_output(g)]
-    if [names[g[0].dep.target.module] for g in groups] != [g.root for g in graph.groups]:
+    roots = [g.root for g in graph.groups]
+    types = (nn.Conv2d, nn.Linear) if any(g.kind == "linear" for g in graph.groups) else (nn.Conv2d,)
+    groups = [g for g in dg.get_all_groups(root_module_types=types)
+              if not _touches_output(g) and names[g[0].dep.target.module] in roots]
+    if [names[g[0].dep.target.module] for g in groups] != roots:
         raise EngineError("the dependency graph's groups do not match the channel analysis")
     for group, offset, tp_group in zip(graph.groups, graph.offsets(), groups):
         for item in tp_group:
             module = item.dep.target.module
-            if not isinstance(module, nn.Conv2d) or item.dep.handler.__name__ != "prune_out_channels":
+            producer = isinstance(module, nn.Conv2d) or (group.kind == "linear" and isinstance(module, nn.Linear))
+            if not producer or item.dep.handler.__name__ != "prune_out_channels":
                 continue
-            index = out.setdefault(names[module], torch.full((module.out_channels,), constant, dtype=torch.long))
+            width = module.out_channels if isinstance(module, nn.Conv2d) else module.out_features
+            index = out.setdefault(names[module], torch.full((width,), constant, dtype=torch.long))
             index[torch.tensor([int(i) for i in item.idxs])] = torch.tensor([int(r) for r in item.root_idxs]) + offset
     return out
 

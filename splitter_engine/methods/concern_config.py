@@ -37,6 +37,9 @@ class ConcernConfig:
     # the "rest" output (|w_rest| >= delta * max |w_rest|) but not the class (|w_c| < delta * max |w_c|).
     # 0 turns it off.
     bln_delta: float = 0.5
+    # Slice the classifier's hidden units (outputs of every Linear layer but the output layer) as the paper
+    # removes inactive dense nodes; false keeps them whole (only convolution channels are sliced).
+    hidden_units: bool = True
     batch_size: int = 256
 
     def __post_init__(self) -> None:
@@ -89,6 +92,10 @@ class ConcernConfig:
 
 
 def _typed(key: str, value):
+    if key == "hidden_units":
+        if not isinstance(value, bool):
+            raise TypeError(f"{key} must be true or false, not {value!r}")
+        return value
     if key in ("keep_rule", "tau_search"):
         if not isinstance(value, str):
             raise TypeError(f"{key} must be a string, not {value!r}")

@@ -183,7 +183,7 @@ def test_a_sliced_module_equals_the_masked_module(preset):
         tensors = class_tensors(result.scoring_tensors, c)
         facts = {k: v for k, v in module.spec["scoring"].items() if k != "kind"}
         prepared = kind.prepare(copy.deepcopy(model), c, tensors, facts, digits().spec.shape)
-        graph = analyse_channels(prepared, digits().spec.shape)
+        graph = analyse_channels(prepared, digits().spec.shape, roots=result.group_roots)
         with torch.no_grad():
             masked = kind.scorer(c, tensors, facts, 10)(masked_forward(prepared, graph, x, result.masks[c].float()))
             sliced = load_module(module.spec, module.state_dict)(x)
@@ -353,3 +353,34 @@ def test_cuda_gives_the_cpu_masks():
     on_gpu = get_decomposer("concern").decompose(model, digits(), concern("paper"), RunContext(device="cuda"))
     assert (on_cpu.masks ^ on_gpu.masks).float().mean() < 0.01
     assert abs(on_cpu.metrics["composed_accuracy"] - on_gpu.metrics["composed_accuracy"]) < 0.01
+
+
+def test_hidden_units_of_the_classifier_are_sliced_as_the_paper_drops_dense_nodes():
+    from engine_helpers import trained_simcnn
+
+    model, spec, data = trained_simcnn()
+    x = data.tensors("test")[0][:64]
+    kind = scoring_kind("class_vs_rest")
+    params = {}
+    for hidden in (False, True):
+        result = get_decomposer("concern").decompose(model, data, concern("paper", hidden_units=hidden))
+        modules = extract_modules(model, spec, result, data)
+        params[hidden] = float(np.mean([m.params_fraction for m in modules]))
+        layers = result.metrics["units"]["layers"]
+        dense = [layer for layer in layers if layer["kind"] == "dense"]
+        assert len(dense) == 2 and all(layer["sliced"] == hidden for layer in dense)
+        if not hidden:
+            continue
+        assert len(result.group_roots) == len(analyse_channels(copy.deepcopy(model), data.spec.shape).groups) + 2
+        for module in modules[:3]:
+            c = module.class_index
+            tensors = class_tensors(result.scoring_tensors, c)
+            facts = {k: v for k, v in module.spec["scoring"].items() if k != "kind"}
+            prepared = kind.prepare(copy.deepcopy(model), c, tensors, facts, data.spec.shape)
+            graph = analyse_channels(prepared, data.spec.shape, roots=result.group_roots)
+            with torch.no_grad():
+                masked = kind.scorer(c, tensors, facts, 10)(masked_forward(prepared, graph, x, result.masks[c].float()))
+                sliced = load_module(module.spec, module.state_dict)(x)
+            assert (sliced - masked).abs().max().item() <= 1e-5
+    # SimCNN's dense layers hold most of its parameters: dropping their inactive nodes makes the modules smaller
+    assert params[True] < params[False] - 0.02
