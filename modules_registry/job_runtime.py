@@ -231,12 +231,13 @@ def wait_for_database(worker_id: str, error: BaseException) -> None:
               f"{DATABASE_RETRY_SECONDS:.0f} s"
     log.warning("worker %s: %s", worker_id, message)
     while True:
-        connections.close_all()
+        time.sleep(DATABASE_RETRY_SECONDS)  # also paces an error that is not an outage (a missing table) to a retry
+        connections.close_all()             # every 2 s, never a hot loop
         try:
             connection.ensure_connection()
             break
         except DATABASE_DOWN:
-            time.sleep(DATABASE_RETRY_SECONDS)
+            pass
     log.warning("worker %s: the database is back", worker_id)
     for job_id in Job.objects.filter(status=Job.Status.RUNNING, worker_id=worker_id).values_list("pk", flat=True):
         fail_lost_job(job_id, error="the database became unreachable while it ran; start the job again",
