@@ -69,8 +69,9 @@ def start_server(port: int, env: dict, **popen) -> subprocess.Popen:
     """A real `manage.py runserver` on 127.0.0.1:``port`` with ``env``, once it answers."""
     import socket
 
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              cwd=ROOT, env=env, **{"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen})
+                              cwd=ROOT, env=env, **{**quiet, **popen})
 
     def answers():
         try:

@@ -91,8 +91,8 @@ def test_killed_workers_leave_failed_jobs_and_nothing_else_and_a_restarted_worke
 
 def test_a_web_process_killed_mid_upload_leaves_nothing_once_restarted(user, isolated_media, tmp_path):
     upload_tmp = tmp_path / "upload-tmp"
-    env = {**os.environ, **database_env(), "HUB_MEDIA_ROOT": str(isolated_media), "HUB_UPLOAD_TEMP_DIR": str(upload_tmp),
-           "HUB_THROTTLE_UPLOADS": "1000/hour"}
+    env = {**os.environ, **database_env(), "HUB_MEDIA_ROOT": str(isolated_media),
+           "HUB_UPLOAD_TEMP_DIR": str(upload_tmp), "HUB_THROTTLE_UPLOADS": "1000/hour"}
     _, token = create_token(user=user, name="upload", scope="write")
     port = free_port()
     server = start_server(port, env)

@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_short_job_starts_within_10_s_while_a_decomposition_runs(user, small_model, isolated_media):
-    workers = {lane: start_worker(isolated_media, queues=lane, worker_id=f"lane-{lane}") for lane in ("fast", "default")}
+    workers = {lane: start_worker(isolated_media, queues=lane, worker_id=f"lane-{lane}")
+               for lane in ("fast", "default")}
     try:
         warm_up = start_evaluation(owner=user, model=small_model)  # the fast worker is up once this has run
         wait_for(lambda: Job.objects.get(pk=warm_up.pk).is_terminal, 120, "the fast worker to start")
