@@ -6,16 +6,13 @@ also needs a login and is throttled per user (HUB_THROTTLE_TRY).
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
-from django.conf import settings
 
 from modules_registry import blobs
 from modules_registry.image_inputs import (MAX_PIXELS, ImageInputError, image_to_input, max_bytes,  # noqa: F401
                                            open_checked)
+from modules_registry.services.predictions import RUNNING  # one set of slots for Try it and the predict API
 
-RUNNING = threading.BoundedSemaphore(int(getattr(settings, "HUB_TRY_CONCURRENCY", 2)))
 TryItError = ImageInputError  # the checks and preprocessing are shared with the predict API
 
 

@@ -23,7 +23,7 @@ from modules_registry.image_inputs import MAX_PIXELS, ImageInputError, max_bytes
 
 _SESSIONS: OrderedDict[tuple[int, str], object] = OrderedDict()
 _SESSIONS_LOCK = threading.Lock()
-_RUNNING = threading.BoundedSemaphore(int(getattr(settings, "HUB_TRY_CONCURRENCY", 2)))
+RUNNING = threading.BoundedSemaphore(int(getattr(settings, "HUB_TRY_CONCURRENCY", 2)))
 
 
 def max_images() -> int:
@@ -142,13 +142,13 @@ def predict(build, files: list, top_k: int | None = None) -> list[Prediction]:
     """The ``top_k`` classes of each image with their softmax scores, most likely first."""
     top_k = top_k_for(build, top_k)
     names, x = inputs_of(files, build.input_spec)
-    if not _RUNNING.acquire(blocking=False):
+    if not RUNNING.acquire(blocking=False):
         raise HubError("the server is busy classifying other images; retry in a moment", code=ErrorCode.THROTTLED,
                        details={"retry_after_seconds": 1})
     try:
         logits = session_for(build).run(["logits"], {"input": x})[0].astype(np.float64)
     finally:
-        _RUNNING.release()
+        RUNNING.release()
     scores = np.exp(logits - logits.max(axis=1, keepdims=True))
     scores /= scores.sum(axis=1, keepdims=True)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]

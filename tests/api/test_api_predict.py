@@ -160,3 +160,20 @@ def test_the_endpoint_is_in_the_schema(anon):
     assert "multipart/form-data" in operation["requestBody"]["content"]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/PredictOut")
     assert {"build", "classes", "top_k", "predictions"} <= set(schema["components"]["schemas"]["PredictOut"]["properties"])
+
+
+def test_predictions_share_try_its_slots_and_answer_429_when_all_are_busy(anon, build):
+    from frontend import inference
+
+    assert inference.RUNNING is predictions.RUNNING
+    taken = 0
+    while predictions.RUNNING.acquire(blocking=False):  # every slot classifying someone else's image
+        taken += 1
+    try:
+        body = assert_error(anon.post(f"/api/builds/{build.pk}/predict/", {"images": [png(grey_batch()[0])]},
+                                      format="multipart"), 429, "throttled")
+        assert "busy" in body["message"] and body["details"]["retry_after_seconds"] == 1
+    finally:
+        for _ in range(taken):
+            predictions.RUNNING.release()
+    assert taken >= 1
