@@ -2,8 +2,8 @@
 
 For each quick model (bench/decompose.py's QUICK_MODELS, trained on digits-32 or reused from var/bench/) it runs
 GradSplitter's fast preset (cached like bench/build.py's decompositions), then for k = 2, 3, 5 and N fused
-builds of the first k classes (no calibration, no refit: the module weights exactly as cut) and measures, in
-one run:
+builds of the first k classes (no calibration; no refit unless --refit: the module weights exactly as cut)
+and measures, in one run:
 
 - params, FLOPs (one image) and ONNX bytes of the build and of the base model, and their ratios;
 - onnxruntime latency at batch 1 (median) and batch 64 (median per batch), build and base;
@@ -68,7 +68,7 @@ def ort_latency(onnx_bytes: bytes, shape, runs: int = 100) -> dict:
     return out
 
 
-def bench_model(name: str, width: float, epochs: int, data, hidden_units: bool) -> dict:
+def bench_model(name: str, width: float, epochs: int, data, hidden_units: bool, refit: bool = False) -> dict:
     arch = ArchSpec(name, data.num_classes, data.spec.channels, {"width": width})
     model, info = train_base(arch, data, epochs)
     overrides = {} if hidden_units else {"hidden_units": False}
@@ -77,7 +77,8 @@ def bench_model(name: str, width: float, epochs: int, data, hidden_units: bool) 
     base_bytes = _export_proto(model, data.spec).SerializeToString()
     base = {"params": base_size.params, "flops": base_size.flops, "onnx_bytes": len(base_bytes),
             **ort_latency(base_bytes, data.spec.shape), "test_accuracy": info["test_accuracy"]}
-    row = {"model": name, "width": width, "hidden_units": hidden_units, "decompose_seconds": round(seconds, 1),
+    row = {"model": name, "width": width, "hidden_units": hidden_units, "refit": refit,
+           "decompose_seconds": round(seconds, 1),
            "module_kernel_fraction": round(float(np.mean([m.kernel_fraction for m in modules])), 4),
            "module_params_fraction": round(float(np.mean([m.params_fraction for m in modules])), 4),
            "base": base, "builds": []}
@@ -88,7 +89,7 @@ def bench_model(name: str, width: float, epochs: int, data, hidden_units: bool) 
     for k in (*KS, n):
         classes = data.class_names[:k]
         chosen = chosen_of(modules, "base", classes)
-        built = compose(chosen, ComposeOptions("fused"), data, sources)
+        built = compose(chosen, ComposeOptions("fused", refit=refit), data, sources)
         exported = export_build(built, data, [{"role": "module", "sha256": c.sha256} for c in chosen], {})
         x, y = labelled(data, "test", classes, data.spec)
         m = exported.metrics
@@ -117,12 +118,14 @@ def main(argv=None) -> None:
                         choices=[m[0] for m in QUICK_MODELS])
     parser.add_argument("--hidden-units", choices=("on", "off", "both"), default="on",
                         help="mask the classifier's hidden units (the fast preset's default), not, or both")
+    parser.add_argument("--refit", action="store_true",
+                        help="refit the fused trunk's output layer on the validation samples (the builder's option)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = load_builtin("digits-32")
     modes = {"on": (True,), "off": (False,), "both": (False, True)}[args.hidden_units]
-    rows = [bench_model(name, width, epochs, data, hidden)
+    rows = [bench_model(name, width, epochs, data, hidden, args.refit)
             for name, width, epochs in QUICK_MODELS if name in args.models for hidden in modes]
     print(json.dumps({"bench": "build_k_of_n", "dataset": data.name, "threads": args.threads, "rows": rows}))
 

@@ -26,29 +26,31 @@ def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _line(label: str, kind: str, cells: list) -> dict:
+    return {"label": label, "kind": kind, "cells": cells}
+
+
+def _params_fraction(row: dict) -> float | None:
+    base = row["decomposition"].base_model.params
+    return _mean([m.params / base for m in row["modules"] if m.params and base])
+
+
 def decomposition_table(rows: list[dict]) -> list[dict]:
     """One line per figure, one cell per decomposition (``rows``: {decomposition, modules})."""
-    def cells(fn):
-        return [fn(r) for r in rows]
-
-    m = lambda r: r["decomposition"].metrics or {}  # noqa: E731
+    ds = [r["decomposition"] for r in rows]
+    metrics = [d.metrics or {} for d in ds]
     return [
-        {"label": "Base model", "kind": "text", "cells": cells(lambda r: r["decomposition"].base_model.name)},
-        {"label": "Method (preset)", "kind": "text", "cells": cells(
-            lambda r: f"{r['decomposition'].get_method_display()}"
-                      f"{' (' + r['decomposition'].preset + ')' if r['decomposition'].preset else ''}")},
-        {"label": "Composed accuracy, test split", "kind": "pct", "cells": cells(lambda r: r["decomposition"].composed_accuracy)},
-        {"label": "Base model accuracy, test split", "kind": "pct", "cells": cells(lambda r: r["decomposition"].base_accuracy)},
-        {"label": "Accuracy change", "kind": "pct", "cells": cells(
-            lambda r: r["decomposition"].composed_accuracy - r["decomposition"].base_accuracy)},
-        {"label": "Kernels kept (mean)", "kind": "pct", "cells": cells(lambda r: r["decomposition"].mean_kernel_retention)},
-        {"label": "Hidden units kept (mean)", "kind": "pct", "cells": cells(lambda r: m(r).get("mean_unit_retention"))},
-        {"label": "Module parameters, of the base model's (mean)", "kind": "pct", "cells": cells(
-            lambda r: _mean([x.params / r["decomposition"].base_model.params for x in r["modules"]
-                             if x.params and r["decomposition"].base_model.params]))},
-        {"label": "Module F1, test split (mean)", "kind": "pct", "cells": cells(lambda r: _mean([x.f1 for x in r["modules"]]))},
-        {"label": "Weak modules", "kind": "text", "cells": cells(lambda r: str(len(m(r).get("weak_modules") or [])))},
-        {"label": "Search time", "kind": "seconds", "cells": cells(lambda r: m(r).get("seconds"))},
+        _line("Base model", "text", [d.base_model.name for d in ds]),
+        _line("Method (preset)", "text", [d.get_method_display() + (f" ({d.preset})" if d.preset else "") for d in ds]),
+        _line("Composed accuracy, test split", "pct", [d.composed_accuracy for d in ds]),
+        _line("Base model accuracy, test split", "pct", [d.base_accuracy for d in ds]),
+        _line("Accuracy change", "pct", [d.composed_accuracy - d.base_accuracy for d in ds]),
+        _line("Kernels kept (mean)", "pct", [d.mean_kernel_retention for d in ds]),
+        _line("Hidden units kept (mean)", "pct", [m.get("mean_unit_retention") for m in metrics]),
+        _line("Module parameters, of the base model's (mean)", "pct", [_params_fraction(r) for r in rows]),
+        _line("Module F1, test split (mean)", "pct", [_mean([x.f1 for x in r["modules"]]) for r in rows]),
+        _line("Weak modules", "text", [str(len(m.get("weak_modules") or [])) for m in metrics]),
+        _line("Search time", "seconds", [m.get("seconds") for m in metrics]),
     ]
 
 
@@ -73,27 +75,29 @@ def decomposition_charts(rows: list[dict]) -> dict:
     }
 
 
+def _footprint(build, part: str, key: str):
+    return (((build.metrics or {}).get("footprint") or {}).get(part) or {}).get(key)
+
+
+def _build_kind(build) -> str:
+    strategy = f" · {build.get_strategy_display()}" if build.strategy else ""
+    return f"{build.get_kind_display()}{strategy} · {build.calibration}"
+
+
 def build_table(builds: list) -> list[dict]:
-    def footprint(b, key):
-        return ((b.metrics or {}).get("footprint") or {}).get("build", {}).get(key)
-
-    def ratio(b, key):
-        return ((b.metrics or {}).get("footprint") or {}).get("ratio", {}).get(key)
-
+    metrics = [b.metrics or {} for b in builds]
     return [
-        {"label": "Classes", "kind": "text", "cells": [", ".join(b.class_names) for b in builds]},
-        {"label": "Kind · strategy · calibration", "kind": "text", "cells": [
-            f"{b.get_kind_display()}{' · ' + b.get_strategy_display() if b.strategy else ''} · {b.calibration}" for b in builds]},
-        {"label": "Accuracy, test split", "kind": "pct", "cells": [(b.metrics or {}).get("accuracy") for b in builds]},
-        {"label": "Base model on these classes, test split", "kind": "pct", "cells": [
-            (b.metrics or {}).get("base_accuracy_on_classes") for b in builds]},
-        {"label": "Parameters", "kind": "count", "cells": [(b.metrics or {}).get("params") for b in builds]},
-        {"label": "FLOPs (one image)", "kind": "count", "cells": [(b.metrics or {}).get("flops") for b in builds]},
-        {"label": "ONNX size", "kind": "bytes", "cells": [b.onnx.size for b in builds]},
-        {"label": "onnxruntime, batch 1 (ms)", "kind": "number", "cells": [footprint(b, "latency_ms_b1") for b in builds]},
-        {"label": "onnxruntime, batch 64 (ms)", "kind": "number", "cells": [footprint(b, "latency_ms_b64") for b in builds]},
-        {"label": "FLOPs, of the base model's", "kind": "pct", "cells": [ratio(b, "flops") for b in builds]},
-        {"label": "ONNX parity (max |Δ|)", "kind": "sci", "cells": [b.parity_max_abs_diff for b in builds]},
+        _line("Classes", "text", [", ".join(b.class_names) for b in builds]),
+        _line("Kind · strategy · calibration", "text", [_build_kind(b) for b in builds]),
+        _line("Accuracy, test split", "pct", [m.get("accuracy") for m in metrics]),
+        _line("Base model on these classes, test split", "pct", [m.get("base_accuracy_on_classes") for m in metrics]),
+        _line("Parameters", "count", [m.get("params") for m in metrics]),
+        _line("FLOPs (one image)", "count", [m.get("flops") for m in metrics]),
+        _line("ONNX size", "bytes", [b.onnx.size for b in builds]),
+        _line("onnxruntime, batch 1 (ms)", "number", [_footprint(b, "build", "latency_ms_b1") for b in builds]),
+        _line("onnxruntime, batch 64 (ms)", "number", [_footprint(b, "build", "latency_ms_b64") for b in builds]),
+        _line("FLOPs, of the base model's", "pct", [_footprint(b, "ratio", "flops") for b in builds]),
+        _line("ONNX parity (max |Δ|)", "sci", [b.parity_max_abs_diff for b in builds]),
     ]
 
 
@@ -104,6 +108,7 @@ def build_charts(builds: list, labels: list[str]) -> dict:
     rows = [{"label": label, "build": b} for label, b in zip(labels, builds)]
 
     def f1_of(r):
-        return {row["class"]: row["f1"] for row in presenters.per_class_rows(r["build"].metrics, r["build"].class_names)}
+        build = r["build"]
+        return {row["class"]: row["f1"] for row in presenters.per_class_rows(build.metrics, build.class_names)}
 
     return {"f1": f1_picture(rows, names, f1_of)}
