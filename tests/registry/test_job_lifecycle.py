@@ -34,7 +34,10 @@ def wait_for(predicate, timeout=120.0, what="condition"):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_training_job_succeeds_and_registers_a_model_with_lineage(user, digits16, drain_jobs):
-    job = start_training(owner=user, dataset=digits16, name="small", config={"epochs": 3, "lr": 3e-3}, **NARROW)
+    # 3 epochs at a constant lr scored 0.49-0.93 from one initialisation to another; 6 with a cosine schedule
+    # scored 0.985-0.996 in 4 tries with different initial weights
+    job = start_training(owner=user, dataset=digits16, name="small",
+                         config={"epochs": 6, "lr": 3e-3, "lr_schedule": "cosine"}, **NARROW)
     job.refresh_from_db()
     assert job.status == "queued" and job.task_id  # enqueued on commit
     drain_jobs()
@@ -43,9 +46,9 @@ def test_training_job_succeeds_and_registers_a_model_with_lineage(user, digits16
     assert job.progress == 1.0 and job.started_at and job.finished_at and job.worker_id
     model = BaseModel.objects.get(pk=job.result["model"])
     assert model.job_id == job.pk and model.dataset_id == digits16.pk
-    assert len(model.train_history) == 3
+    assert len(model.train_history) == 6
     evaluation = Evaluation.objects.get(model=model)
-    assert evaluation.accuracy == job.result["test_accuracy"] > 0.5  # chance is 0.1
+    assert evaluation.accuracy == job.result["test_accuracy"] > 0.9  # chance is 0.1
     assert "train" in job.log and "succeeded" in job.log
 
     again = start_evaluation(owner=user, model=model)
