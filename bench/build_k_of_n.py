@@ -6,7 +6,8 @@ builds of the first k classes (no calibration; no refit unless --refit: the modu
 and measures, in one run:
 
 - params, FLOPs (one image) and ONNX bytes of the build and of the base model, and their ratios;
-- onnxruntime latency at batch 1 (median) and batch 64 (median per batch), build and base;
+- onnxruntime latency at batch 1 and 64 (medians, as the build job measures it: composition.footprint), build and
+  base;
 - accuracy on those k classes' test images: the build, and the base model restricted to them (argmax over
   its k logits for them), the same images.
 
@@ -23,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +38,9 @@ from bench.decompose import QUICK_MODELS  # noqa: E402
 from splitter_engine.architectures import ArchSpec  # noqa: E402
 from splitter_engine.composition import BaseSource, ComposeOptions, compose, export_build  # noqa: E402
 from splitter_engine.composition.compose import reference_accuracy  # noqa: E402
+from splitter_engine.composition.footprint import base_footprint, ort_latency  # noqa: E402
 from splitter_engine.composition.samples import labelled  # noqa: E402
 from splitter_engine.data import load_builtin  # noqa: E402
-from splitter_engine.onnx_export import _export_proto, session  # noqa: E402
-from splitter_engine.profile import model_size  # noqa: E402
 
 KS = (2, 3, 5)
 
@@ -51,32 +49,13 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def ort_latency(onnx_bytes: bytes, shape, runs: int = 100) -> dict:
-    """Median seconds per call at batch 1 and batch 64 (one warm-up round each), in ms."""
-    sess = session(onnx_bytes)
-    out = {}
-    for batch, count in ((1, runs), (64, max(10, runs // 5))):
-        x = np.random.default_rng(batch).standard_normal((batch, *shape)).astype(np.float32)
-        for _ in range(5):
-            sess.run(None, {"input": x})
-        times = []
-        for _ in range(count):
-            t = time.perf_counter()
-            sess.run(None, {"input": x})
-            times.append(time.perf_counter() - t)
-        out[f"latency_ms_b{batch}"] = round(statistics.median(times) * 1000, 3)
-    return out
-
-
 def bench_model(name: str, width: float, epochs: int, data, hidden_units: bool, refit: bool = False) -> dict:
     arch = ArchSpec(name, data.num_classes, data.spec.channels, {"width": width})
     model, info = train_base(arch, data, epochs)
     overrides = {} if hidden_units else {"hidden_units": False}
     modules, seconds = decomposition(f"{name}-w{width}-e{epochs}-{data.name}", model, arch, data, overrides)
-    base_size = model_size(model, data.spec)
-    base_bytes = _export_proto(model, data.spec).SerializeToString()
-    base = {"params": base_size.params, "flops": base_size.flops, "onnx_bytes": len(base_bytes),
-            **ort_latency(base_bytes, data.spec.shape), "test_accuracy": info["test_accuracy"]}
+    sources = {"base": BaseSource("base", model, data.spec, data.class_names)}
+    base = {**base_footprint(sources["base"]), "test_accuracy": info["test_accuracy"]}
     row = {"model": name, "width": width, "hidden_units": hidden_units, "refit": refit,
            "decompose_seconds": round(seconds, 1),
            "module_kernel_fraction": round(float(np.mean([m.kernel_fraction for m in modules])), 4),
@@ -84,7 +63,6 @@ def bench_model(name: str, width: float, epochs: int, data, hidden_units: bool, 
            "base": base, "builds": []}
     log(f"{name} x{width} (hidden units {'masked' if hidden_units else 'whole'}): base {base}; modules keep "
         f"{row['module_kernel_fraction']:.1%} of kernels, {row['module_params_fraction']:.1%} of params")
-    sources = {"base": BaseSource("base", model, data.spec, data.class_names)}
     n = data.num_classes
     for k in (*KS, n):
         classes = data.class_names[:k]

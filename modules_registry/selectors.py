@@ -129,11 +129,17 @@ MODULE_SORTS = {"newest": "-created_at", "class": "class_name", "kept": "kept_ke
                 "-kept": "-kept_kernels_ratio", "f1": "-f1", "params": "params", "flops": "flops"}
 
 
+def tagged(models, tag: str):
+    """Models carrying ``tag`` (stored lower-case; a whole tag matches, not a part of one)."""
+    needle = json.dumps(tag.strip().lower())
+    return models.annotate(_tags_text=Cast("tags", TextField())).filter(_tags_text__contains=needle)
+
+
 def models_filtered(user, *, q: str = "", dataset: int | None = None, architecture: str = "",
                     fmt: str = "", owner: str = "", tag: str = "", sort: str = "newest"):
     qs = models_visible_to(user)
-    if tag:  # tags are stored lower-case; a whole tag matches, not a part of one
-        qs = qs.annotate(_tags_text=Cast("tags", TextField())).filter(_tags_text__contains=json.dumps(tag.lower()))
+    if tag:
+        qs = tagged(qs, tag)
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(architecture__icontains=q)
                        | _matches_visible(user, "dataset__name__icontains", q, "dataset__")

@@ -8,6 +8,7 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django_filters import rest_framework as filters
 
+from modules_registry import selectors
 from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Job, Module, Visibility
 
 MAX_ID = 2**63 - 1
@@ -67,12 +68,6 @@ def _decomposable(queryset, name, value):
     return queryset.filter(decomposable) if value == "true" else queryset.exclude(decomposable)
 
 
-def _has_tag(queryset, name, value):
-    """Models whose tags hold ``value`` (tags are stored lower-case)."""
-    needle = json.dumps(value.strip().lower())
-    return queryset.annotate(_tags_text=Cast("tags", TextField())).filter(_tags_text__contains=needle)
-
-
 class ModelFilter(OwnedFilter):
     class_name = filters.CharFilter(method=_has_class, max_length=120, help_text="has a class of this name")
     architecture = filters.CharFilter(max_length=80)
@@ -82,7 +77,7 @@ class ModelFilter(OwnedFilter):
     dataset = IdFilter(field_name="dataset_id", help_text="id of the data set it was trained on")
     decomposable = filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method=_decomposable,
                                         help_text="can be split into per-class modules")
-    tag = filters.CharFilter(method=_has_tag, max_length=32, help_text="carries this tag")
+    tag = filters.CharFilter(method=lambda qs, name, value: selectors.tagged(qs, value), max_length=32, help_text="carries this tag")
 
     class Meta:
         model = BaseModel

@@ -1,6 +1,5 @@
 """Jobs through a real django-tasks-db worker: success, a readable failure, cancel, and a worker that dies."""
 import signal
-import time
 
 import pytest
 
@@ -9,7 +8,7 @@ from modules_registry.models import BaseModel, Dataset, Evaluation, Job
 from modules_registry.services.datasets import import_builtin_dataset
 from modules_registry.services.jobs import request_cancel
 from modules_registry.services.models import start_evaluation, start_training
-from worker_process import start_worker
+from worker_process import start_worker, wait_for
 
 NARROW = {"architecture": "rescnn", "arch_kwargs": {"width": 0.125}}
 
@@ -19,16 +18,6 @@ def digits16(user, drain_jobs):
     import_builtin_dataset(owner=user, builtin="digits-16")
     drain_jobs()
     return Dataset.objects.get(name="digits-16")
-
-
-def wait_for(predicate, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -76,7 +65,7 @@ def test_cancel_stops_a_running_job_between_steps(user, digits16, isolated_media
     worker = start_worker(isolated_media)
     try:
         wait_for(lambda: Job.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
-                 what="the job to run")
+                 timeout=120, what="the job to run")
         request_cancel(job=job, user=user)
         wait_for(lambda: Job.objects.get(pk=job.pk).is_terminal, timeout=30, what="the job to stop")
     finally:
@@ -105,7 +94,7 @@ def test_a_job_whose_worker_died_is_marked_failed_by_the_next_worker(user, digit
     worker = start_worker(isolated_media, HUB_JOB_HEARTBEAT_SECONDS="0.5")
     try:
         wait_for(lambda: Job.objects.filter(pk=job.pk, status="running", progress__gt=0).exists(),
-                 what="the job to run")
+                 timeout=120, what="the job to run")
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
