@@ -129,3 +129,29 @@ def _amount(value: float, total: float, unit: str, show_total: bool) -> str:
         return f"{value:g}{escape(unit)}"
     share = value / total if total else 0.0
     return f"{value:g}/{total:g}{escape(unit)} ({share * 100:.0f}%)"
+
+
+def paired_bars(rows: list[tuple[str, float, float]], *, title: str, first: str, second: str) -> SafeString:
+    """Two signed bars per row ``(label, first, second)`` around a zero line, e.g. a paper's number and ours."""
+    left, bar_w, right, row_h = 260, 320, 70, 30
+    width, height = left + bar_w + right, 30 + row_h * len(rows)
+    scale = max([abs(v) for _, a, b in rows for v in (a, b)] + [1e-9])
+    zero = left + bar_w / 2
+
+    def bar(value: float, y: float, colour: str) -> str:
+        w = bar_w / 2 * abs(value) / scale
+        x = zero if value >= 0 else zero - w
+        return (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="10" fill="{colour}" rx="2"/>'
+                f'<text x="{left + bar_w + 6}" y="{y + 9:.1f}" font-size="11" fill="{MUTED}">{value:+.2f}</text>')
+
+    body = [f'<rect x="{left}" y="8" width="14" height="6" fill="{MUTED}"/>'
+            f'<text x="{left + 20}" y="15" font-size="12">{escape(first)}</text>'
+            f'<rect x="{left + 90}" y="8" width="14" height="6" fill="{ACCENT}"/>'
+            f'<text x="{left + 110}" y="15" font-size="12">{escape(second)}</text>',
+            f'<line x1="{zero}" y1="22" x2="{zero}" y2="{height - 4}" stroke="{MUTED}" stroke-width="1"/>']
+    for i, (label, a, b) in enumerate(rows):
+        y = 26 + i * row_h
+        body.append(f'<text x="{left - 8}" y="{y + 14}" font-size="12" text-anchor="end">{_label(label, 40)}</text>')
+        body.append(bar(a, y, MUTED) + bar(b, y + 12, ACCENT))
+    desc = "; ".join(f"{label}: {first} {a:+.2f}, {second} {b:+.2f}" for label, a, b in rows)
+    return _svg(width, height, title, desc or "no data", body)

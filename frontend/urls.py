@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend.views import builds, compare, datasets, decompositions, home, jobs, models, modules
+from frontend.views import builds, compare, datasets, decompositions, experiments, home, jobs, models, modules
 
 app_name = "frontend"
 urlpatterns = [
@@ -34,6 +34,10 @@ urlpatterns = [
     path("builds/<int:pk>/", builds.build_detail, name="build_detail"),
     path("builds/<int:pk>/download/", builds.build_download, name="build_download"),
     path("builds/<int:pk>/try/", builds.build_try, name="build_try"),
+    path("experiments/", experiments.experiment_list, name="experiment_list"),
+    path("experiments/start/", experiments.experiment_start, name="experiment_start"),
+    path("experiments/<int:pk>/", experiments.experiment_detail, name="experiment_detail"),
+    path("experiments/<int:pk>/report.<str:fmt>", experiments.experiment_export, name="experiment_export"),
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job_detail"),
     path("jobs/<int:pk>/status/", jobs.job_status, name="job_status"),

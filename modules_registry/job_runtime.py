@@ -95,10 +95,11 @@ def _finish(job_id: int, status: str, **fields) -> None:
 
 
 @contextlib.contextmanager
-def running(job_id: int, worker_id: str = "") -> Iterator[tuple[Job, RunContext] | None]:
+def running(job_id: int, worker_id: str = "", parent_id: int | None = None) -> Iterator[tuple[Job, RunContext] | None]:
     """Claim a queued job, run the body with a RunContext, and record how it ended.
 
-    Yields None when the job must not run (already ended, or cancelled while queued).
+    Yields None when the job must not run (already ended, or cancelled while queued). A step of a parent job
+    (``parent_id``, run in the parent's process) is also cancelled when the parent is.
     """
     now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED, cancel_requested=False).update(
@@ -116,7 +117,9 @@ def running(job_id: int, worker_id: str = "") -> Iterator[tuple[Job, RunContext]
     try:
         device = resolve_device(job.device)
         Job.objects.filter(pk=job_id).update(device=device)
-        ctx = RunContext(device=device, progress=_ProgressWriter(job_id), is_cancelled=_CancelProbe(job_id))
+        probes = [_CancelProbe(job_id)] + ([_CancelProbe(parent_id)] if parent_id is not None else [])
+        ctx = RunContext(device=device, progress=_ProgressWriter(job_id),
+                         is_cancelled=lambda: any(probe() for probe in probes))
         yield job, ctx
     except RunCancelled:
         append_log(job_id, "cancelled")

@@ -1,7 +1,7 @@
 """Which queue (lane) a job waits in, its place there, and a running job's time left.
 
-Short jobs (imports, evaluations, builds, patches) wait in the ``fast`` lane, long ones (training, decomposition)
-in ``default``, so that a build never queues behind a decomposition: each lane has its own worker
+Short jobs (imports, evaluations, builds, patches) wait in the ``fast`` lane, long ones (training, decomposition,
+experiments) in ``default``, so that a build never queues behind a decomposition: each lane has its own worker
 (scripts/run_hub.sh). A job asked to run on a GPU waits in ``gpu``, served by one worker per GPU.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from modules_registry.models import Job
 
 FAST, LONG, GPU = "fast", "default", "gpu"
 LANES = (FAST, LONG, GPU)
-LONG_KINDS = frozenset({Job.Kind.TRAIN, Job.Kind.DECOMPOSE})
+LONG_KINDS = frozenset({Job.Kind.TRAIN, Job.Kind.DECOMPOSE, Job.Kind.REPRODUCE})
 # Below this much progress the rate says little (set-up, data loading): no ETA yet.
 ETA_MIN_PROGRESS = 0.02
 

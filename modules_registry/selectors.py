@@ -7,7 +7,8 @@ from django.db.models import ExpressionWrapper, F, FloatField, OuterRef, Q, Subq
 from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 
-from modules_registry.models import BaseModel, Build, Dataset, Decomposition, Evaluation, Job, Module, Visibility
+from modules_registry.models import (BaseModel, Build, Dataset, Decomposition, Evaluation, Experiment, Job, Module,
+                                     Visibility)
 
 # --- The one visibility rule -------------------------------------------------------------------------
 # Lists, details, lineage links (the API's `ref`), commands and downloads all ask these three functions, so a
@@ -294,3 +295,14 @@ def build_items(build: Build):
 
 def build_base_models(build: Build):
     return build.base_models.all()
+
+
+def experiments_visible_to(user):
+    return visible(Experiment.objects.all(), user).select_related("dataset", "owner")
+
+
+def experiment_jobs(user):
+    """The user's experiment runs that have not ended (their reports do not exist yet)."""
+    if user is None or not user.is_authenticated:
+        return Job.objects.none()
+    return Job.objects.filter(owner=user, kind=Job.Kind.REPRODUCE, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])

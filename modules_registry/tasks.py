@@ -238,6 +238,12 @@ def _patch(job: Job, ctx: RunContext) -> dict:
                          [weak_source])
 
 
+def _reproduce(job: Job, ctx: RunContext) -> dict:
+    from modules_registry.experiments.runner import run_experiments
+
+    return run_experiments(job, ctx)
+
+
 HANDLERS = {
     Job.Kind.IMPORT_DATASET: _import_dataset,
     Job.Kind.IMPORT_MODEL: _import_model,
@@ -246,13 +252,13 @@ HANDLERS = {
     Job.Kind.DECOMPOSE: _decompose,
     Job.Kind.BUILD: _build,
     Job.Kind.PATCH: _patch,
+    Job.Kind.REPRODUCE: _reproduce,
 }
 
 
-@task(takes_context=True)
-def run_job(context: TaskContext, job_id: int) -> None:
-    worker_ids = getattr(context.task_result, "worker_ids", None) or [""]
-    with running(job_id, worker_id=worker_ids[-1]) as claimed:
+def run_here(job_id: int, worker_id: str = "", parent_id: int | None = None) -> None:
+    """Run a job in this process (a worker's task, a step of an experiment, ``reproduce --here``)."""
+    with running(job_id, worker_id=worker_id, parent_id=parent_id) as claimed:
         if claimed is None:
             return
         job, ctx = claimed
@@ -261,3 +267,9 @@ def run_job(context: TaskContext, job_id: int) -> None:
             raise JobInputError(f"job kind {job.kind!r} is not supported by this worker")
         result = handler(job, ctx)
         Job.objects.filter(pk=job.pk).update(result=result or {})
+
+
+@task(takes_context=True)
+def run_job(context: TaskContext, job_id: int) -> None:
+    worker_ids = getattr(context.task_result, "worker_ids", None) or [""]
+    run_here(job_id, worker_id=worker_ids[-1])

@@ -151,14 +151,15 @@ def extract_modules(model: nn.Module, arch_spec: ArchSpec, result: Decomposition
             p.requires_grad_(False)
         params, flops = count_params_and_flops(network, input_shape)
         kept_kernels = int(graph.kept_kernels(result.masks[i].float()).item())
-        threshold = round(best_threshold(run_batched(network, x_val, check=ctx.check_cancelled), y_val, i), 6)
+        val_scores = run_batched(network, x_val, check=ctx.check_cancelled)
+        threshold = round(best_threshold(val_scores, y_val, i), 6)
         precision, recall, f1 = binary_metrics(run_batched(network, x_test, check=ctx.check_cancelled), y_test, i,
                                                 threshold)
         spec = {"format": MODULE_FORMAT, "arch": arch_spec.to_dict(), "input": data.spec.to_dict(),
                 "class_index": i, "class_name": result.class_names[i], "class_names": list(result.class_names),
                 "method": result.method, "scoring": {"kind": kind.name, **facts},
                 "group_roots": list(result.group_roots), "group_sizes": [int(s) for s in result.group_sizes],
-                "kept": kept, "threshold": threshold}
+                "kept": kept, "threshold": threshold, "val_f1": binary_metrics(val_scores, y_val, i, threshold)[2]}
         state = {k: v.detach().cpu().contiguous().clone() for k, v in network.state_dict().items()}
         modules.append(ExtractedModule(
             class_index=i, class_name=result.class_names[i], spec=spec, state_dict=state, params=params,

@@ -9,6 +9,7 @@ from modules_registry.api.exceptions import error_body, http_status
 from modules_registry.api.views.builds import BuildViewSet
 from modules_registry.api.views.datasets import DatasetViewSet
 from modules_registry.api.views.decompositions import DecompositionViewSet
+from modules_registry.api.views.experiments import ExperimentViewSet
 from modules_registry.api.views.jobs import JobViewSet
 from modules_registry.api.views.models import ModelViewSet
 from modules_registry.api.views.modules import ModuleViewSet
@@ -24,6 +25,7 @@ router.register("decompositions", DecompositionViewSet, basename="decomposition"
 router.register("modules", ModuleViewSet, basename="module")
 router.register("builds", BuildViewSet, basename="build")
 router.register("jobs", JobViewSet, basename="job")
+router.register("experiments", ExperimentViewSet, basename="experiment")
 
 
 

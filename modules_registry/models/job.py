@@ -15,6 +15,7 @@ class Job(models.Model):
         DECOMPOSE = "decompose", "Decompose"
         BUILD = "build", "Build"
         PATCH = "patch", "Patch"
+        REPRODUCE = "reproduce", "Reproduce the papers' experiments"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

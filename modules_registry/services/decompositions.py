@@ -35,9 +35,10 @@ def start_decomposition(*, owner, model: BaseModel, method: str = "gradsplitter"
         raise HubError("decomposition needs labelled data: choose a data set with the model's classes",
                        field="dataset")
     check_dataset_usable(dataset, owner, default=default)
-    if dataset.class_names != model.class_names:
+    missing = [c for c in model.class_names if c not in dataset.class_names]
+    if missing:  # a model of a class subset is decomposed on those classes' images
         raise HubError(f"data set {dataset.name!r} has classes {dataset.class_names}, the model has "
-                       f"{model.class_names}; choose the data set the model was trained on",
+                       f"{model.class_names} ({missing} missing); choose the data set the model was trained on",
                        code=ErrorCode.CLASS_MISMATCH, field="dataset")
     if not isinstance(overrides or {}, dict):
         raise HubError("overrides must be an object of config fields", field="overrides")

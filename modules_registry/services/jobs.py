@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 
 from django.conf import settings
@@ -14,6 +16,18 @@ from modules_registry.models import Job
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
+INLINE_QUEUE = "inline"
+_inline = contextvars.ContextVar("inline_jobs", default=False)
+
+
+@contextlib.contextmanager
+def inline_jobs():
+    """Jobs started inside are not enqueued: the caller (a job that runs others as its steps) runs them itself."""
+    token = _inline.set(True)
+    try:
+        yield
+    finally:
+        _inline.reset(token)
 
 
 def dataset_images(dataset) -> int:
@@ -71,8 +85,9 @@ def start_job(*, kind: str, owner, params: dict, device: str = "cpu", incoming_b
         if kind != Job.Kind.EVALUATE:  # every other job stores files
             quotas.check_storage(owner, incoming_bytes)
         job = Job.objects.create(kind=kind, owner=owner, params=params, device=device,
-                                 queue_name=lane_for(kind, device))
-    transaction.on_commit(lambda: _enqueue(job.pk, job.queue_name))
+                                 queue_name=INLINE_QUEUE if _inline.get() else lane_for(kind, device))
+    if job.queue_name != INLINE_QUEUE:
+        transaction.on_commit(lambda: _enqueue(job.pk, job.queue_name))
     return job
 
 

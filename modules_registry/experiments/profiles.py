@@ -1,0 +1,76 @@
+"""What an experiment run trains and decomposes. ``quick`` fits a 2-core CPU (digits, narrow models, shortened
+searches: every shortening is listed in ``settings`` and on the report); ``paper`` is the papers' settings."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+EXPERIMENTS = ("methods", "patching", "reuse", "accuracy", "cost")
+METHODS = ("gradsplitter", "cnnsplitter", "concern")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    architecture: str
+    arch_kwargs: dict
+    train: dict  # the strong models' TrainConfig; the from-scratch baseline of a new task gets the same budget
+    # The papers' weak models: a small net, and the same network under-trained; each is patched on the class it
+    # is weakest on (by validation F1).
+    small_architecture: str
+    small_kwargs: dict
+    small_train: dict
+    short_train: dict
+    # Decomposition method -> (preset, overrides) for the side-by-side comparison; concern runs both presets.
+    methods: dict = field(default_factory=dict)
+    # "More accurate models from modules": pool_models models, each on a Dirichlet(alpha)-skewed subset.
+    pool_models: int = 10
+    pool_train: dict = field(default_factory=dict)
+    pool_method: tuple = ("gradsplitter", "fast", {})
+    device: str = "auto"
+    classes: int = 0  # 0: every class of the data set; else its first ``classes`` classes
+    notes: tuple = ()
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["methods"] = {k: list(v) for k, v in self.methods.items()}
+        data["pool_method"] = list(self.pool_method)
+        return data
+
+
+SGD = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "lr_schedule": "cosine"}
+
+QUICK = Profile(
+    name="quick", architecture="simcnn", arch_kwargs={"width": 0.125},
+    train={**SGD, "epochs": 10},
+    small_architecture="simcnn", small_kwargs={"width": 0.0625}, small_train={**SGD, "epochs": 3},
+    short_train={**SGD, "epochs": 1},
+    methods={"gradsplitter": ("fast", {}),
+             "cnnsplitter": ("fast", {"generations": 10, "early_stop_patience": 5,
+                                      "sensitivity_ratios": [0.4, 0.8]}),
+             "concern": ("sliced", {})},
+    pool_models=10, pool_train={**SGD, "epochs": 6, "dirichlet_alpha": 1.0, "subsample": 0.3},
+    pool_method=("gradsplitter", "fast", {"cycles": 6, "early_stop_patience": 2}),
+    device="cpu",
+    notes=("SimCNN at an eighth of the paper's width on digits, 10 epochs instead of 200",
+           "CNNSplitter: the fast preset with 10 generations (the paper: 200) and two sensitivity ratios",
+           "the pool of the accuracy experiment: 6 epochs on 30 % Dirichlet(1) subsets; GradSplitter fast with "
+           "6 cycles"),
+)
+
+PAPER = Profile(
+    name="paper", architecture="simcnn", arch_kwargs={},
+    train={"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4, "lr_schedule": "cosine",
+           "epochs": 200, "augmentation": "flip-crop"},
+    small_architecture="simcnn", small_kwargs={"width": 0.125},
+    small_train={"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "epochs": 20},
+    short_train={"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "epochs": 2},
+    methods={"gradsplitter": ("paper", {}), "cnnsplitter": ("paper", {}), "concern": ("sliced", {})},
+    pool_models=10,
+    pool_train={"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4, "epochs": 200,
+                "dirichlet_alpha": 1.0, "subsample": 0.5, "augmentation": "flip-crop"},
+    pool_method=("gradsplitter", "paper", {}),
+    device="cuda",
+    notes=("the papers' SimCNN, schedules and presets; meant for an uploaded CIFAR-10 archive on a GPU worker",),
+)
+
+PROFILES = {p.name: p for p in (QUICK, PAPER)}

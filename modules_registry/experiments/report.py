@@ -1,0 +1,192 @@
+"""The report of a run: per claim the paper's number, ours (mean and spread over the seeds), and whether the
+effect reproduced; the per-seed tables behind it, each figure with the registry rows it came from."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from statistics import mean, stdev
+
+
+def summary(values: list[float]) -> dict | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"mean": round(mean(values), 3), "std": round(stdev(values), 3) if len(values) > 1 else 0.0,
+            "min": round(min(values), 3), "max": round(max(values), 3), "n": len(values)}
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    experiment: str
+    text: str  # the paper's claim, in words
+    paper: float  # the paper's number, in points (or a ratio for cost)
+    unit: str
+    source: str
+    low: float | None = None  # the paper's range, where it reports one
+    high: float | None = None
+
+
+CLAIMS = (
+    Claim("accuracy_gain", "accuracy", "modules composed across ten models beat the best single model",
+          5.0, "points", "ModelFoundry README, GradSplitter on CIFAR-10/SVHN", 3.9, 6.1),
+    Claim("patch_gs_precision", "patching", "GradSplitter patch: target-class precision gain", 17.13, "points",
+          "Qi et al., TOSEM 2023 (GradSplitter)"),
+    Claim("patch_gs_recall", "patching", "GradSplitter patch: target-class recall gain", 4.95, "points",
+          "Qi et al., TOSEM 2023 (GradSplitter)"),
+    Claim("patch_gs_f1", "patching", "GradSplitter patch: target-class F1 gain", 11.47, "points",
+          "Qi et al., TOSEM 2023 (GradSplitter)"),
+    Claim("patch_cs_precision", "patching", "CNNSplitter patch: target-class precision gain", 12.54, "points",
+          "Qi et al., ASE 2022 / TOSEM 2023 (CNNSplitter)"),
+    Claim("patch_cs_recall", "patching", "CNNSplitter patch: target-class recall gain", 2.14, "points",
+          "Qi et al., ASE 2022 / TOSEM 2023 (CNNSplitter)"),
+    Claim("reuse_gradsplitter", "reuse", "a new task from GradSplitter modules vs training from scratch", -2.46,
+          "points", "Qi et al., TOSEM 2023 (GradSplitter)"),
+    Claim("reuse_concern", "reuse", "reuse of concern modules vs training from scratch", -2.3, "points",
+          "Pan & Rajan, ICSE 2022 (abstract)"),
+    Claim("replace_concern", "reuse", "replacing one class's module with another model's", -0.5, "points",
+          "Pan & Rajan, ICSE 2022 (abstract)"),
+    Claim("kernels_gs_vs_cs", "methods", "GradSplitter keeps fewer kernels than CNNSplitter (CNNSplitter's "
+          "kept kernels minus GradSplitter's)", 19.88, "points", "Qi et al., TOSEM 2023"),
+    Claim("loss_gs_vs_cs", "methods", "... at less accuracy loss (CNNSplitter's loss minus GradSplitter's)", 0.0,
+          "points (> 0)", "Qi et al., TOSEM 2023"),
+    Claim("concern_paper_loss", "methods", "concern identification's composed modules vs the model (top-1)", -1.77,
+          "points", "Pan & Rajan, ICSE 2022"),
+    Claim("cost_ratio", "cost", "reuse costs less than retraining (retraining / reuse)", 37.0, "x",
+          "Pan & Rajan, ICSE 2022 (CO2e)"),
+)
+
+
+def _rows(per_seed: dict, experiment: str) -> list[tuple[int, dict]]:
+    return [(seed, results[experiment]) for seed, results in per_seed.items() if experiment in results]
+
+
+def _method_row(result: dict, method: str, preset: str | None = None) -> dict | None:
+    return next((r for r in result["rows"] if r["method"] == method and (preset is None or r["preset"] == preset)),
+                None)
+
+
+def claim_values(per_seed: dict) -> dict[str, list[float]]:
+    """Our measurement of each claim, one value per seed (per seed and weak model for patching)."""
+    values: dict[str, list[float]] = {c.key: [] for c in CLAIMS}
+    for _, r in _rows(per_seed, "accuracy"):
+        values["accuracy_gain"].append(r["gain_points"])
+    for _, r in _rows(per_seed, "patching"):
+        for row in r["rows"]:
+            tag = "gs" if row["method"] == "gradsplitter" else "cs"
+            for metric in ("precision", "recall", "f1"):
+                key = f"patch_{tag}_{metric}"
+                if key in values:
+                    values[key].append(round(100 * (row[f"after_{metric}"] - row[f"before_{metric}"]), 3))
+    for _, r in _rows(per_seed, "reuse"):
+        for row in r["rows"]:
+            values[f"reuse_{row['method']}"].append(row["difference_points"])
+        values["replace_concern"].append(r["replace"]["difference_points"])
+    for _, r in _rows(per_seed, "methods"):
+        gs, cs = _method_row(r, "gradsplitter"), _method_row(r, "cnnsplitter")
+        if gs and cs:
+            values["kernels_gs_vs_cs"].append(round(100 * (cs["kernels_kept"] - gs["kernels_kept"]), 3))
+            values["loss_gs_vs_cs"].append(round(cs["loss_points"] - gs["loss_points"], 3))
+        concern = _method_row(r, "concern", "paper")
+        if concern:
+            values["concern_paper_loss"].append(-concern["loss_points"])
+    for _, r in _rows(per_seed, "cost"):
+        ratios = [route.get("speedup_vs_scratch") for route in r["routes"] if route["route"] == "reuse (concern)"]
+        values["cost_ratio"].extend(v for v in ratios if v is not None)
+    return values
+
+
+def verdict(claim: Claim, ours: dict | None) -> str:
+    if ours is None:
+        return "not run"
+    m, paper = ours["mean"], claim.paper
+    if claim.key == "loss_gs_vs_cs":
+        return "reproduced (GradSplitter loses less)" if m > 0 else "not reproduced (GradSplitter loses as much or more)"
+    if claim.unit == "x":
+        if m <= 1:
+            return "not reproduced (reuse is not cheaper)"
+        return "reproduced, smaller effect" if m < paper / 2 else "reproduced"
+    same_direction = (m > 0) == (paper > 0) or abs(m) < 1e-9 and abs(paper) < 1
+    if claim.low is not None and claim.low <= m <= claim.high:
+        return "reproduced (within the paper's range)"
+    if paper < 0:  # a loss: reproduced when ours loses no more than about the paper's
+        if m >= paper:
+            return "reproduced (we lose less)" if m < 0 else "reproduced (no loss here)"
+        return "not reproduced (we lose more)"
+    if not same_direction:
+        return "not reproduced (opposite direction)"
+    return "reproduced, larger effect" if m > paper else "reproduced, smaller effect"
+
+
+def build_report(per_seed: dict, images_per_point: float, settings: dict) -> dict:
+    values = claim_values(per_seed)
+    claims = []
+    for claim in CLAIMS:
+        ours = summary(values[claim.key])
+        if ours is None and claim.experiment not in settings["experiments"]:
+            continue
+        claims.append({"key": claim.key, "experiment": claim.experiment, "claim": claim.text, "paper": claim.paper,
+                       "paper_range": [claim.low, claim.high] if claim.low is not None else None, "unit": claim.unit,
+                       "source": claim.source, "ours": ours, "values": values[claim.key],
+                       "verdict": verdict(claim, ours)})
+    return {"claims": claims, "per_seed": {str(k): v for k, v in per_seed.items()},
+            "images_per_point": images_per_point}
+
+
+# -- exports ------------------------------------------------------------------------------------------------
+
+
+def _fmt(ours: dict | None) -> str:
+    if ours is None:
+        return "—"
+    return f"{ours['mean']:+.2f} ± {ours['std']:.2f} (n = {ours['n']}, {ours['min']:+.2f} … {ours['max']:+.2f})"
+
+
+def to_markdown(experiment) -> str:
+    report = experiment.report
+    lines = [f"# {experiment.name}", "",
+             f"Profile `{experiment.profile}`, data set {experiment.dataset.name}, seeds {experiment.seeds}, "
+             f"{experiment.seconds / 60:.1f} minutes. One test image moves an accuracy by "
+             f"{1 / report['images_per_point']:.2f} points ({report['images_per_point']} images per point).", "",
+             "| claim | paper | ours (mean ± std, range) | verdict | source |", "|---|---|---|---|---|"]
+    for c in report["claims"]:
+        lines.append(f"| {c['claim']} | {c['paper']:+g} {c['unit']} | {_fmt(c['ours'])} | {c['verdict']} | "
+                     f"{c['source']} |")
+    lines += ["", "Per-seed figures: the CSV export (`report.csv`) and the report page link every figure to its "
+              "registry rows."]
+    for note in experiment.settings.get("notes", []):
+        lines.append(f"- {note}")
+    return "\n".join(lines) + "\n"
+
+
+def flat_rows(experiment) -> list[dict]:
+    """One row per measured figure: experiment, seed, what, value, and the rows it came from."""
+    rows = []
+    for seed, results in experiment.report["per_seed"].items():
+        for name, result in results.items():
+            for item in _items(result):
+                refs = " ".join(f"{v['kind']}#{v['id']}" for v in item.values() if isinstance(v, dict) and "kind" in v)
+                for key, value in item.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        rows.append({"experiment": name, "seed": seed, "row": item.get("method") or
+                                     item.get("route") or item.get("weak") or item.get("target") or "",
+                                     "figure": key, "value": value, "rows": refs})
+    return rows
+
+
+def _items(result: dict) -> list[dict]:
+    items = [result]
+    for key in ("rows", "routes", "pool", "sources"):
+        items += result.get(key, [])
+    if "replace" in result:
+        items.append({**result["replace"], "method": "replace"})
+    return items
+
+
+def to_csv(experiment) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["experiment", "seed", "row", "figure", "value", "rows"])
+    writer.writeheader()
+    writer.writerows(flat_rows(experiment))
+    return out.getvalue()
