@@ -1,10 +1,10 @@
 """CNNSplitter bench on digits-32, on the same four quick base models as GradSplitter's bench
 (``bench/decompose.py``, whose cached base models in var/bench/ it reuses).
 
-Per model: composed and base test accuracy, mean kernels kept, mean module params and FLOPs fractions,
-wall time, and forward passes per generation against the reference's one sliced network per candidate
-(population x classes networks, each over the validation split in batches of 128). The last line is one
-JSON object.
+Per model: composed and base test accuracy, mean kernels (and hidden units) kept, mean module params and
+FLOPs fractions, wall time, and forward passes per generation against the reference's one sliced network
+per candidate (population x classes networks, each over the validation split in batches of 128). The last
+line is one JSON object.
 
     python bench/decompose_cnnsplitter.py                  # fast preset, four quick models
     python bench/decompose_cnnsplitter.py --models simcnn --preset fast --device cuda
@@ -50,7 +50,8 @@ def run_one(name: str, width: float, train_epochs: int, preset: str, data, seed:
         "model": name, "width": width, "preset": preset, "device": device, "base_accuracy": m["base_accuracy"],
         "composed_accuracy": m["composed_accuracy"], "accuracy_loss": m["accuracy_loss"],
         "val_composed_accuracy": m["val_composed_accuracy"], "val_base_accuracy": m["val_base_accuracy"],
-        "mean_retention": m["mean_retention"], "val_diff": m["val_diff"],
+        "mean_retention": m["mean_retention"], "mean_unit_retention": m.get("mean_unit_retention"),
+        "total_hidden_units": m.get("total_hidden_units", 0), "val_diff": m["val_diff"],
         "module_flops_fraction": round(sum(x.flops_fraction for x in modules) / len(modules), 5),
         "module_params_fraction": round(sum(x.params_fraction for x in modules) / len(modules), 5),
         "mean_module_f1": round(sum(x.f1 for x in modules) / len(modules), 5),

@@ -10,6 +10,11 @@ model, many masks per pass (``ChannelGate``'s module-major batch). Their class l
 [class, candidate, image] that the staged fitness scores by broadcasting (``staged_fitness.py``); elites
 keep their logits and are never evaluated again. Modules use the ``logit`` scoring kind: the sliced
 network with the original classifier, output = the raw logit of its class.
+
+With ``hidden_units`` the classifier's hidden units are channel groups too (``analyse_channels``): they
+get importance, sensitivity, genes and masks like convolution channels, and the modules' dense layers
+are sliced. ``retention`` and ``kernels_kept`` still count convolution kernels; ``unit_retention`` counts
+the hidden units.
 """
 from __future__ import annotations
 
@@ -60,6 +65,16 @@ def safe_ratio_ranges(curves: np.ndarray, ratios: tuple[float, ...], drop: float
     return ranges, safe
 
 
+def diff_weights(graph: ChannelGraph) -> torch.Tensor:
+    """Per mask slot, its weight in the fitness's Jaccard diff: its kernels; with hidden units, each unit weighs
+    (grouped kernels / hidden units), so the units together weigh as much as the kernels (GradSplitter's
+    ``slot_costs`` penalises each kind as if alone). Without hidden units this is the reference's kernel diff."""
+    kernels, units = graph.slot_kernels(), graph.slot_units()
+    if not units.sum():
+        return kernels
+    return kernels + units * (kernels.sum() / units.sum())
+
+
 class _Search:
     def __init__(self, model: nn.Module, data: ImageDataset, config: CNNSplitterConfig, ctx: RunContext):
         self.config, self.ctx = config, ctx
@@ -71,13 +86,14 @@ class _Search:
         if self.n < 2:
             raise EngineError("CNNSplitter needs a model with at least 2 classes")
         self.class_names = list(data.class_names)
-        self.graph: ChannelGraph = analyse_channels(copy.deepcopy(model).eval(), data.spec.shape)
+        self.graph: ChannelGraph = analyse_channels(copy.deepcopy(model).eval(), data.spec.shape,
+                                                    hidden_units=config.hidden_units)
         self.model = fold_batchnorm(model).to(self.device, memory_format=torch.channels_last)
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.gate = ChannelGate(self.model, self.graph)
         self.group_sizes = [g.size for g in self.graph.groups]
-        self.slot_kernels = self.graph.slot_kernels().to(self.device)
+        self.diff_weights = diff_weights(self.graph).to(self.device)
         self.x_val, self.y_val = self._validation()
         self.passes = 0
         self._check_outputs()
@@ -154,12 +170,19 @@ class _Search:
         return torch.cat(outs)
 
     def retention(self, masks: torch.Tensor) -> torch.Tensor:
+        """Kept-kernel fraction of each mask (N)."""
         return self.graph.kept_kernels(masks.to(self.device)) / self.graph.total_kernels
+
+    def unit_retention(self, masks: torch.Tensor) -> torch.Tensor | None:
+        """Kept fraction of the classifier's hidden units of each mask (N); None when they are not masked."""
+        if not self.graph.total_units:
+            return None
+        return self.graph.kept_units(masks.to(self.device)) / self.graph.total_units
 
     # -- kernel importance ----------------------------------------------------------------------------
     def importance(self, base: torch.Tensor) -> torch.Tensor:
-        """N x slots: mean |post-activation| of each channel over the class's confidently right images
-        (softmax >= confidence; all its images if it has none), where the channel is consumed."""
+        """N x slots: mean |post-activation| of each channel (and hidden unit) over the class's confidently
+        right images (softmax >= confidence; all its images if it has none), where it is consumed."""
         probs = base.softmax(1)
         confident = probs[torch.arange(len(self.y_val), device=self.device), self.y_val] >= self.config.confidence
         for c in range(self.n):
@@ -219,7 +242,7 @@ class _Search:
                 for _ in range(self.n)]
         setup_seconds = time.perf_counter() - started
 
-        slot_weights = self.slot_kernels
+        slot_weights = self.diff_weights
         masks, logits = self.evaluate(bits, layout)
         acc_weight = config.alpha
         history, snapshots = [], []
@@ -236,6 +259,7 @@ class _Search:
             diff = composition_diff(diffs, chosen)
             selected = masks[torch.arange(self.n, device=self.device), chosen].bool().cpu()
             retention = float(self.retention(selected.float()).mean())
+            units = self.unit_retention(selected.float())
             score = config.selection_accuracy_weight * accuracy + (1 - config.selection_accuracy_weight) * diff
             snapshots.append(selected)
             acc_weight = config.alpha + max(0.0, config.gamma - staged.top_accuracy)
@@ -258,7 +282,9 @@ class _Search:
             seconds = time.perf_counter() - t0
             entry = {"epoch": generation, "generation": generation, "phase": "ga", "loss": None,
                      "fitness": round(staged.top_fitness, 5), "accuracy": round(accuracy, 5), "diff": round(diff, 5),
-                     "retention": round(retention, 5), "score": round(score, 5),
+                     "retention": round(retention, 5),
+                     **({"unit_retention": round(float(units.mean()), 5)} if units is not None else {}),
+                     "score": round(score, 5),
                      "top_accuracy": round(staged.top_accuracy, 5),
                      "kernels_kept": int(round(float(self.graph.kept_kernels(selected.float().to(self.device)).mean()))),
                      "forward_passes": passes, "compositions_scored": staged.compositions_scored,
@@ -268,7 +294,8 @@ class _Search:
                 passes_per_gen.append(passes)
             ctx.report(0.05 + 0.95 * (generation + 1) / (config.generations + 1), "search",
                        f"generation {generation}/{config.generations}: accuracy {accuracy:.4f}, diff {diff:.4f}, "
-                       f"retention {retention:.4f}", dict(entry))
+                       f"retention {retention:.4f}"
+                       + (f", hidden units {float(units.mean()):.4f}" if units is not None else ""), dict(entry))
             if score > best_score + 1e-9:
                 best_score, stale = score, 0
             else:
@@ -281,6 +308,14 @@ class _Search:
                             passes_per_gen, setup_seconds, sensitivity_seconds, search_seconds, started)
 
     # -- the result (the only place the test split is read) ---------------------------------------------
+    def _unit_metrics(self, masks: torch.Tensor) -> dict:
+        units = self.unit_retention(masks)
+        if units is None:
+            return {}
+        units = units.cpu()
+        return {"mean_unit_retention": round(float(units.mean()), 5),
+                "unit_retention_per_class": [round(float(r), 5) for r in units]}
+
     def _result(self, history, snapshots, chosen: int, base_val: float, curves, ratio_ranges, safe,
                 layout: GeneLayout, passes_per_gen, setup_seconds, sensitivity_seconds, search_seconds,
                 started) -> DecompositionResult:
@@ -306,7 +341,9 @@ class _Search:
             "val_diff": history[chosen]["diff"], "val_fitness": history[chosen]["fitness"],
             "mean_retention": round(float(per_class.mean()), 5),
             "retention_per_class": [round(float(r), 5) for r in per_class],
-            "total_kernels": int(self.graph.total_kernels), "groups": len(self.group_sizes), "genes": layout.length,
+            "total_kernels": int(self.graph.total_kernels), "total_hidden_units": int(self.graph.total_units),
+            **self._unit_metrics(masks.float()),
+            "groups": len(self.group_sizes), "genes": layout.length,
             "generations_run": len(history) - 1, "selected_epoch": chosen, "selected_generation": chosen,
             "sensitivity": {"ratios": [*config.sensitivity_ratios, 1.0],
                             "accuracy": [[round(float(v), 5) for v in row] for row in curves],

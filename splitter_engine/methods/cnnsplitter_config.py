@@ -31,6 +31,10 @@ class CNNSplitterConfig:
     val_fraction: float = 0.2
     # -- kernel importance: images of class c the base model predicts with softmax >= confidence.
     confidence: float = 0.9
+    # Mask the classifier's hidden units too (the outputs of every Linear layer but the output layer): they
+    # join the search as channel groups of their own (importance, sensitivity, genes, GA), so the modules'
+    # dense layers are sliced. The reference masks convolution kernels only.
+    hidden_units: bool = False
     # -- layer sensitivity (ratios probed below 1.0; r = 1 is the base model) and the coded rule that turns
     # it into initial ratio ranges: a group's safe ratio is the smallest probed r whose composed validation
     # accuracy, and that of every larger probed r, stays within sensitivity_drop of r = 1; its range starts
@@ -70,6 +74,9 @@ class CNNSplitterConfig:
     def __post_init__(self) -> None:
         for name, (low, high) in INT_RANGES.items():
             integer(WHAT, name, getattr(self, name), low, high)
+        if not isinstance(self.hidden_units, bool):
+            raise ConfigError(f"{WHAT}: hidden_units must be true or false, got {self.hidden_units!r}",
+                              setting="hidden_units")
         if not 2 <= self.parents <= self.population:
             raise EngineError(f"parents must be between 2 and population ({self.population}), got {self.parents}")
         if self.elites >= self.population:
@@ -139,9 +146,10 @@ PRESETS: dict[str, CNNSplitterConfig] = {
     # 50 parents, 20 elites, 5 % mutation, 200 generations, thresholds {2: .95, 4: .95, 8: .85, 10: .8},
     # top-k clamped to [50, 500], alpha .9, gamma .9, every validation image.
     "paper": CNNSplitterConfig(preset="paper"),  # named: the classmethod `preset` shadows the field default
-    # Tuned for 2 CPU cores (see docs/cnnsplitter.md for every difference and the measurements).
+    # Tuned for 2 CPU cores (see docs/cnnsplitter.md for every difference and the measurements); the
+    # classifier's hidden units are masked too, as in GradSplitter's fast preset and concern identification.
     "fast": CNNSplitterConfig(
-        preset="fast", val_per_class=16, sensitivity_ratios=(0.2, 0.4, 0.6, 0.8), sensitivity_drop=0.02,
-        ratio_cap=0.8, population=24, parents=12, elites=4, generations=30, early_stop_patience=10, keep_min=16,
-        keep_max=128),
+        preset="fast", hidden_units=True, val_per_class=16, sensitivity_ratios=(0.2, 0.4, 0.6, 0.8),
+        sensitivity_drop=0.02, ratio_cap=0.8, population=24, parents=12, elites=4, generations=30,
+        early_stop_patience=10, keep_min=16, keep_max=128),
 }

@@ -1,5 +1,6 @@
 """CNNSplitter: config validation, genes and GA operators, the staged-composition fitness against brute
-force, the sensitivity rule, and a tiny real search on digits-16 (a narrow ResCNN: residual groups)."""
+force, the sensitivity rule, and tiny real searches on digits-16 (a narrow ResCNN: residual groups; a narrow
+SimCNN: hidden units of the classifier)."""
 import copy
 import dataclasses
 import functools
@@ -38,6 +39,7 @@ def test_presets_and_registration():
     assert make_config("gradsplitter", "paper").to_dict()["preset"] == "paper"  # was the classmethod, not JSON
     fast = make_config("cnnsplitter", "fast", {"generations": 3})
     assert fast.generations == 3 and fast.preset == "fast"
+    assert paper.hidden_units is False and fast.hidden_units is True  # the reference masks kernels only
     assert CNNSplitterConfig.from_dict(fast.to_dict()) == fast
 
 
@@ -252,6 +254,7 @@ def test_cancel_stops_the_search():
     ({"generations": 10**9}, "generations"), ({"population": 10**7}, "population"), ({"generations": "5"}, "generations"),
     ({"population": 5.0}, "population"), ({"batch_images": 0}, "batch_images"), ({"seed": 2**64}, "seed"),
     ({"mutation": "0.1"}, "mutation"), ({"thresholds": [0.9, "x"]}, "thresholds"),
+    ({"hidden_units": 1}, "hidden_units"), ({"hidden_units": "yes"}, "hidden_units"),
 ])
 def test_sizes_counts_and_types_are_bounded_and_name_the_setting(overrides, setting):
     from splitter_engine.bounds import ConfigError
@@ -259,3 +262,105 @@ def test_sizes_counts_and_types_are_bounded_and_name_the_setting(overrides, sett
     with pytest.raises(ConfigError) as refused:
         CNNSplitterConfig.preset("fast", **overrides)
     assert refused.value.setting == setting and setting in str(refused.value)
+
+
+def test_a_non_bool_hidden_units_is_refused_however_the_config_is_made():
+    from splitter_engine.bounds import ConfigError
+
+    with pytest.raises(ConfigError, match="hidden_units must be true or false, got 1") as refused:
+        CNNSplitterConfig(hidden_units=1)
+    assert refused.value.setting == "hidden_units"
+    with pytest.raises(ConfigError, match="hidden_units must be true or false"):
+        CNNSplitterConfig.from_dict({**CNNSplitterConfig.preset("paper").to_dict(), "hidden_units": None})
+
+
+def test_diff_weights_count_kernels_and_give_the_hidden_units_the_kernels_total():
+    from engine_helpers import narrow_spec
+    from splitter_engine.architectures import build_model
+    from splitter_engine.methods.cnnsplitter import diff_weights
+
+    model = build_model(narrow_spec("simcnn", in_channels=1))
+    kernels_only = analyse_channels(copy.deepcopy(model), (1, 16, 16))
+    assert torch.equal(diff_weights(kernels_only), kernels_only.slot_kernels())
+    graph = analyse_channels(copy.deepcopy(model), (1, 16, 16), hidden_units=True)
+    weights, units = diff_weights(graph), graph.slot_units().bool()
+    assert torch.equal(weights[~units], graph.slot_kernels()[~units])
+    assert abs(float(weights[units].sum()) - float(weights[~units].sum())) < 1e-3
+
+
+# -- hidden units of the classifier (a narrow SimCNN: two hidden Linear layers) --------------------------
+def _sliced_params(model, data, result, class_index: int, roots: list[str]) -> int:
+    """Parameters of class ``class_index``'s logit module sliced in the groups ``roots`` only (the others whole)."""
+    from splitter_engine.channels import build_dependency_graph, slice_groups
+
+    kind = scoring_kind("logit")
+    facts = kind.describe(model, class_index, None, data.spec.shape)
+    trunk = kind.prepare(copy.deepcopy(model), class_index, None, facts, data.spec.shape)
+    dg = build_dependency_graph(trunk, data.spec.shape)
+    graph = analyse_channels(trunk, data.spec.shape, dg, roots=roots)
+    kept = dict(zip(result.group_roots, result.kept_indices(class_index)))
+    slice_groups(trunk, graph, [kept[g.root] for g in graph.groups], dg)
+    return sum(p.numel() for p in trunk.parameters())
+
+
+@functools.lru_cache(maxsize=None)
+def searched_simcnn():
+    from engine_helpers import trained_simcnn
+
+    model, spec, data = trained_simcnn()  # shared with the GradSplitter and concern tests
+    config = CNNSplitterConfig.preset("fast", **{**TINY, "val_per_class": 5})
+    assert config.hidden_units
+    result = get_decomposer("cnnsplitter").decompose(copy.deepcopy(model), data, config)
+    return model, spec, data, result, extract_modules(model, spec, result, data)
+
+
+@pytest.mark.slow
+def test_without_hidden_units_the_search_groups_convolutions_only_as_the_paper():
+    from engine_helpers import trained_simcnn
+    from splitter_engine.methods.cnnsplitter import _Search
+
+    model, _, data = trained_simcnn()
+    conv_roots = [g.root for g in analyse_channels(copy.deepcopy(model), data.spec.shape).groups]
+    for config, roots in ((CNNSplitterConfig.preset("paper", **TINY), conv_roots),
+                          (CNNSplitterConfig.preset("fast", **TINY, hidden_units=False), conv_roots)):
+        search = _Search(copy.deepcopy(model), data, config, RunContext())
+        assert [g.root for g in search.graph.groups] == roots and search.graph.total_units == 0
+        assert search.unit_retention(torch.ones(2, search.graph.total_slots)) is None
+    with_units = _Search(copy.deepcopy(model), data, CNNSplitterConfig.preset("fast", **TINY), RunContext()).graph
+    assert [g.root for g in with_units.groups if g.kind == "conv"] == conv_roots
+    assert [g.kind for g in with_units.groups].count("linear") == 2
+
+
+@pytest.mark.slow
+def test_hidden_units_are_searched_masked_and_sliced_out_of_the_dense_layers():
+    model, spec, data, result, modules = searched_simcnn()
+    graph = analyse_channels(copy.deepcopy(model), data.spec.shape, hidden_units=True)
+    dense = [(g.root, offset, g.size) for g, offset in zip(graph.groups, graph.offsets()) if g.kind == "linear"]
+    assert result.group_roots == [g.root for g in graph.groups] and len(dense) == 2
+    assert result.masks.shape == (10, graph.total_slots)
+    units = result.masks[:, graph.slot_units().bool()]
+    assert 0 < units.float().mean() < 1  # some hidden units dropped, never a whole layer
+    m = result.metrics
+    assert m["total_hidden_units"] == graph.total_units == units.shape[1]
+    assert abs(m["mean_unit_retention"] - float(units.float().mean())) < 1e-4
+    assert len(m["unit_retention_per_class"]) == 10 and all("unit_retention" in h for h in result.history)
+    assert 0 < m["mean_retention"] < 1  # kernels, as before
+    assert len(m["sensitivity"]["ratio_ranges"]) == len(graph.groups)
+
+    x = data.tensors("test")[0][:64]
+    kind = scoring_kind("logit")
+    conv_roots = [g.root for g in graph.groups if g.kind == "conv"]
+    for module in modules:
+        c = module.class_index
+        for root, offset, size in dense:  # the dense layers are physically smaller
+            kept = int(result.masks[c, offset:offset + size].sum())
+            assert module.network.trunk.get_submodule(root).out_features == kept
+        facts = {k: v for k, v in module.spec["scoring"].items() if k != "kind"}
+        prepared = kind.prepare(copy.deepcopy(model), c, None, facts, data.spec.shape)
+        masked_graph = analyse_channels(prepared, data.spec.shape, roots=result.group_roots)
+        with torch.no_grad():
+            reference = kind.scorer(c, None, facts, 10)(masked_forward(prepared, masked_graph, x, result.masks[c].float()))
+            sliced = load_module(module.spec, module.state_dict)(x)
+        assert (sliced - reference).abs().max().item() <= 1e-5
+        if not units[c].all():  # the same kernels with the dense layers whole (hidden_units false): bigger
+            assert sum(p.numel() for p in module.network.trunk.parameters()) < _sliced_params(model, data, result, c, conv_roots)
