@@ -1,5 +1,5 @@
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -9,6 +9,7 @@ from frontend.forms.experiments import ExperimentForm
 from frontend.pagination import paginate
 from modules_registry import selectors
 from modules_registry.errors import HubError
+from modules_registry.experiments.report import to_csv, to_markdown
 from modules_registry.services.experiments import start_experiment
 
 
@@ -56,11 +57,14 @@ def experiment_detail(request, pk):
     return render(request, "frontend/experiments/detail.html", context)
 
 
-def experiment_export(request, pk, fmt):
-    from modules_registry.experiments.report import to_csv, to_markdown
+EXPORTS = {"csv": (to_csv, "text/csv"), "md": (to_markdown, "text/markdown")}
 
+
+def experiment_export(request, pk, fmt):
+    if fmt not in EXPORTS:
+        raise Http404(f"no export as .{fmt}; use .md or .csv")
     experiment = _experiment(request, pk)
-    body, media_type = (to_csv(experiment), "text/csv") if fmt == "csv" else (to_markdown(experiment), "text/markdown")
-    response = HttpResponse(body, content_type=f"{media_type}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="experiment-{experiment.pk}.{"csv" if fmt == "csv" else "md"}"'
+    render_report, media_type = EXPORTS[fmt]
+    response = HttpResponse(render_report(experiment), content_type=f"{media_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="experiment-{experiment.pk}.{fmt}"'
     return response

@@ -31,6 +31,13 @@ def read_microjoules() -> int | None:
     return total
 
 
+def joules_between(before: int | None, after: int | None) -> float | None:
+    """The energy between two readings; None without a counter or when a counter wrapped around in between."""
+    if before is None or after is None or after < before:
+        return None
+    return round((after - before) / 1e6, 3)
+
+
 def source() -> str:
     if read_microjoules() is not None:
         return "RAPL package energy counters (/sys/class/powercap)"

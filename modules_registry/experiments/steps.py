@@ -46,26 +46,27 @@ class Steps:
     device: str = "cpu"
     costs: list[StepCost] = field(default_factory=list)
 
-    def _run(self, start, label: str) -> Job:
+    def _start(self, start, label: str):
+        """What the service returned for the step (a Job, or a build request whose ``job`` is None when cached)."""
         self.ctx.check_cancelled()
         try:
             with inline_jobs():
-                started = start()
+                return start()
         except HubError as exc:  # the service refused the step: the run fails with its reason
             raise JobInputError(f"step {label!r} was refused: {exc}") from exc
-        job = getattr(started, "job", started)
-        if job is None:  # a cached build: nothing to run
-            return None
+
+    def _run(self, start, label: str) -> Job:
+        return self._run_job(self._start(start, label), label)
+
+    def _run_job(self, job: Job, label: str) -> Job:
         from modules_registry.tasks import run_here
 
         wall, cpu, microjoules = time.perf_counter(), _cpu_seconds(), energy.read_microjoules()
         run_here(job.pk, worker_id=self.parent.worker_id, parent_id=self.parent.pk)
         job.refresh_from_db()
-        after = energy.read_microjoules()
-        joules = round((after - microjoules) / 1e6, 3) if None not in (after, microjoules) and after >= microjoules \
-            else None
         self.costs.append(StepCost(job=job.pk, kind=job.kind, label=label, seconds=round(time.perf_counter() - wall, 3),
-                                   cpu_seconds=round(_cpu_seconds() - cpu, 3), device=job.device, joules=joules))
+                                   cpu_seconds=round(_cpu_seconds() - cpu, 3), device=job.device,
+                                   joules=energy.joules_between(microjoules, energy.read_microjoules())))
         if job.status == Job.Status.CANCELLED:
             raise RunCancelled()
         if job.status != Job.Status.SUCCEEDED:
@@ -94,26 +95,23 @@ class Steps:
             device=self.device, dataset=dataset), f"decompose {model.name} with {method}")
         return Decomposition.objects.get(pk=job.result["decomposition"])
 
-    def build(self, modules: list, dataset, name: str, **options) -> Build:
-        request = None
+    def _made_build(self, request, label: str) -> Build:
+        """The build a build or patch request made: its job's row, or the cached row the request found."""
+        if request.job is None:
+            return request.build
+        job = self._run_job(request.job, label)
+        return Build.objects.get(pk=job.result["build"])
 
-        def start():
-            nonlocal request
-            request = builds.start_build(owner=self.parent.owner, modules=[m.pk for m in modules], dataset=dataset,
-                                         name=f"{self.prefix}{name}", visibility=self.visibility, device=self.device,
-                                         **options)
-            return request
-        job = self._run(start, f"build {name}")
-        return request.build if job is None else Build.objects.get(pk=job.result["build"])
+    def build(self, modules: list, dataset, name: str, **options) -> Build:
+        label = f"build {name}"
+        request = self._start(lambda: builds.start_build(
+            owner=self.parent.owner, modules=[m.pk for m in modules], dataset=dataset, name=f"{self.prefix}{name}",
+            visibility=self.visibility, device=self.device, **options), label)
+        return self._made_build(request, label)
 
     def patch(self, model: BaseModel, module, dataset, name: str, calibration: str) -> Build:
-        request = None
-
-        def start():
-            nonlocal request
-            request = builds.start_patch(owner=self.parent.owner, model=model, module=module.pk, dataset=dataset,
-                                         calibration=calibration, name=f"{self.prefix}{name}",
-                                         visibility=self.visibility, device=self.device)
-            return request
-        job = self._run(start, f"patch {name}")
-        return request.build if job is None else Build.objects.get(pk=job.result["build"])
+        label = f"patch {name}"
+        request = self._start(lambda: builds.start_patch(
+            owner=self.parent.owner, model=model, module=module.pk, dataset=dataset, calibration=calibration,
+            name=f"{self.prefix}{name}", visibility=self.visibility, device=self.device), label)
+        return self._made_build(request, label)

@@ -6,6 +6,7 @@ import contextlib
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from modules_registry import selectors
 from modules_registry.errors import HubError
 from modules_registry.experiments.profiles import EXPERIMENTS, PROFILES
 from modules_registry.models import Dataset, Experiment, Job
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         dataset = self._dataset(options["dataset"], user)
         try:
             with inline_jobs() if options["here"] else contextlib.nullcontext():
-                    job = start_experiment(owner=user, dataset=dataset, profile=options["profile"],
+                job = start_experiment(owner=user, dataset=dataset, profile=options["profile"],
                                        experiments=options["experiments"], seeds=options["seeds"],
                                        classes=options["classes"], name=options["name"], device=options["device"])
         except HubError as exc:
@@ -53,7 +54,8 @@ class Command(BaseCommand):
             if row is None:
                 raise CommandError(f"no data set #{value}")
             return row
-        row = Dataset.objects.filter(name=value).order_by("pk").first()
+        # the user's own or a shared data set of that name, never another user's private one
+        row = selectors.datasets_visible_to(user).filter(name=value).order_by("pk").first()
         if row is not None:
             return row
         try:
