@@ -33,6 +33,22 @@ def _clean_seeds(seeds) -> list[int]:
     return cleaned
 
 
+SPLIT_NEEDS = {"val": "every selection in the experiments reads validation data only",
+               "test": "the reported figures are measured on the test split"}
+
+
+def _check_splits(dataset: Dataset, classes: int) -> None:
+    """Every class of the run needs validation images (the choices) and test images (the figures)."""
+    names = dataset.class_names[:classes] if classes else dataset.class_names
+    counts = dataset.class_counts or {}
+    for split, why in SPLIT_NEEDS.items():
+        per_class = counts.get(split) or []
+        missing = [name for i, name in enumerate(names) if i >= len(per_class) or not per_class[i]]
+        if missing:
+            raise HubError(f"data set {dataset.name!r} has no {split} images of class(es) {missing[:5]}; {why}",
+                           field="dataset")
+
+
 def start_experiment(*, owner, dataset: Dataset, profile: str = "quick", experiments=None, seeds=3,
                      classes: int = 0, name: str = "", visibility: str | None = None, device: str = "") -> Job:
     """Queue a run. ``classes`` > 0 restricts it to the data set's first ``classes`` classes (a smaller run)."""
@@ -52,10 +68,7 @@ def start_experiment(*, owner, dataset: Dataset, profile: str = "quick", experim
                        "for every class", field="classes")
     if len(dataset.class_names) < 4:
         raise HubError("the experiments need a data set of at least 4 classes (two halves of two)", field="dataset")
-    counts = dataset.class_counts or {}
-    if not any(counts.get("val") or []):
-        raise HubError(f"data set {dataset.name!r} has no validation split; every selection in the experiments "
-                       "reads validation data only", field="dataset")
+    _check_splits(dataset, classes)
     chosen_profile = PROFILES[profile]
     device = device or chosen_profile.device
     name = (name or f"{profile} experiments on {dataset.name}").strip()[:120]
