@@ -31,9 +31,10 @@ def _dataset(owner):
         archive=None)
 
 
-def _model_with_modules(owner, dataset, name, source=(), visibility="public", input_spec=None):
-    """A base model row and its module rows, from a trained model and its extracted modules."""
-    model, spec, names, modules = decomposed(*source)
+def _model_with_modules(owner, dataset, name, source=None, visibility="public", input_spec=None):
+    """A base model row and its module rows, from a trained model and its extracted modules (``source``: the
+    keyword arguments of composition_support.decomposed)."""
+    model, spec, names, modules = decomposed(**(source or {}))
     size = model_size(model, digits().spec)
     row = registration.register_model(
         owner=owner, job=None, weights=state_dict_to_safetensors(model.state_dict()),
@@ -130,7 +131,8 @@ def test_a_parity_failure_fails_the_job_and_writes_no_build(user, hub, drain_job
 
 def test_patching_a_weak_model_records_class_metrics_before_and_after(user, hub, drain_jobs):
     dataset, strong, modules = hub
-    weak, _ = _model_with_modules(user, dataset, "weak", source=((), "3", 2))
+    # keywords as test_composition_calibration.py passes them: one cache entry, so a whole run trains it once
+    weak, _ = _model_with_modules(user, dataset, "weak", source={"few_of": "3", "keep": 2})
     request = build_service.start_patch(owner=user, model=weak.pk, module=modules["3"].pk)
     drain_jobs()
     job = Job.objects.get(pk=request.job.pk)
