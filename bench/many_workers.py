@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -49,9 +50,15 @@ def drain_once(workers: int, database: str, media: Path, log_dir: Path) -> dict:
     from mixed_queue import check_each_job_ran_once, describe, drain_with_workers, queue_mixed_jobs, row_counts
     from tiny_lineage import make_tiny_lineage
 
-    def drain_in_process():
-        call_command("db_worker", batch=True, startup_delay=False, queue_name="fast,default,gpu", reload=False,
-                     verbosity=0)
+    def drain_in_process():  # the lineage's jobs; their per-job log lines would only bury the figures
+        quiet = logging.getLogger("modules_registry")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)
+        try:
+            call_command("db_worker", batch=True, startup_delay=False, queue_name="fast,default,gpu", reload=False,
+                         verbosity=0)
+        finally:
+            quiet.setLevel(level)
 
     user = make_user(f"bench-{workers}-{time.monotonic_ns()}")  # its own builds: none answered from another's cache
     lineage = make_tiny_lineage(user, drain_in_process)
