@@ -52,7 +52,7 @@ def experiment_detail(request, pk):
                "chart": presenters.claims_chart(claims), "tables": presenters.seed_tables(experiment.report),
                "job": selectors.job_of(request.user, experiment),
                "notes": experiment.settings.get("notes", []),
-               "seconds_per_image": 1 / experiment.report["images_per_point"] if experiment.report.get(
+               "points_per_image": 1 / experiment.report["images_per_point"] if experiment.report.get(
                    "images_per_point") else None}
     return render(request, "frontend/experiments/detail.html", context)
 

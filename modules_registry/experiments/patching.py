@@ -24,8 +24,8 @@ def other_accuracy(per_class: list[dict], target: str) -> float:
 
 def _weak_models(run: SeedRun) -> list[tuple[str, object]]:
     p = run.profile
-    small = run.train("weak-small", p.small_architecture, p.small_kwargs, run._config(p.small_train))
-    short = run.train("weak-short", p.architecture, p.arch_kwargs, run._config(p.short_train))
+    small = run.train("weak-small", p.small_architecture, p.small_kwargs, run.config(p.small_train))
+    short = run.train("weak-short", p.architecture, p.arch_kwargs, run.config(p.short_train))
     return [("small net", small), ("under-trained", short)]
 
 

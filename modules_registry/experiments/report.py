@@ -59,7 +59,14 @@ CLAIMS = (
 
 
 def _rows(per_seed: dict, experiment: str) -> list[tuple[int, dict]]:
-    return [(seed, results[experiment]) for seed, results in per_seed.items() if experiment in results]
+    return [(seed, results[experiment]) for seed, results in per_seed.items()
+            if experiment in results and "error" not in results[experiment]]
+
+
+def failures(per_seed: dict) -> list[dict]:
+    """The experiments that failed for a seed, with the reason (their claims count the other seeds only)."""
+    return [{"seed": seed, "experiment": name, "error": result["error"]}
+            for seed, results in per_seed.items() for name, result in results.items() if "error" in result]
 
 
 def _method_row(result: dict, method: str, preset: str | None = None) -> dict | None:
@@ -81,7 +88,9 @@ def claim_values(per_seed: dict) -> dict[str, list[float]]:
                     values[key].append(round(100 * (row[f"after_{metric}"] - row[f"before_{metric}"]), 3))
     for _, r in _rows(per_seed, "reuse"):
         for row in r["rows"]:
-            values[f"reuse_{row['method']}"].append(row["difference_points"])
+            key = f"reuse_{row['method']}"
+            if key in values:  # a method without a reuse claim of its own (CNNSplitter) is shown, not claimed
+                values[key].append(row["difference_points"])
         values["replace_concern"].append(r["replace"]["difference_points"])
     for _, r in _rows(per_seed, "methods"):
         gs, cs = _method_row(r, "gradsplitter"), _method_row(r, "cnnsplitter")
@@ -97,30 +106,51 @@ def claim_values(per_seed: dict) -> dict[str, list[float]]:
     return values
 
 
-def verdict(claim: Claim, ours: dict | None) -> str:
+def verdict(claim: Claim, ours: dict | None, resolution: float = 0.0) -> str:
+    """Whether the paper's effect reproduced: direction and size, against noise = the larger of the spread over
+    seeds and what one test image moves the figure (``resolution``, points)."""
     if ours is None:
         return "not run"
     m, paper = ours["mean"], claim.paper
+    noise = max(ours["std"], resolution)
     if claim.key == "loss_gs_vs_cs":
-        return "reproduced (GradSplitter loses less)" if m > 0 else "not reproduced (GradSplitter loses as much or more)"
+        if abs(m) <= noise:
+            return f"inconclusive (within noise, ±{noise:.2f} points)"
+        return "reproduced (GradSplitter loses less)" if m > 0 else "not reproduced (GradSplitter loses more)"
     if claim.unit == "x":
         if m <= 1:
             return "not reproduced (reuse is not cheaper)"
         return "reproduced, smaller effect" if m < paper / 2 else "reproduced"
-    same_direction = (m > 0) == (paper > 0) or abs(m) < 1e-9 and abs(paper) < 1
+    if paper <= 0:  # a loss (or "less loss" with paper 0): reproduced when ours loses no more than about the paper's
+        if m < paper - noise:
+            return "not reproduced (we lose more)"
+        if abs(m) <= noise:
+            return "reproduced (no loss beyond noise)"
+        return "reproduced (a gain here)" if m > 0 else "reproduced (we lose about as much or less)"
     if claim.low is not None and claim.low <= m <= claim.high:
         return "reproduced (within the paper's range)"
-    if paper < 0:  # a loss: reproduced when ours loses no more than about the paper's
-        if m >= paper:
-            return "reproduced (we lose less)" if m < 0 else "reproduced (no loss here)"
-        return "not reproduced (we lose more)"
-    if not same_direction:
+    if abs(m) <= noise:
+        return f"inconclusive (within noise, ±{noise:.2f} points)"
+    if m < 0:
         return "not reproduced (opposite direction)"
+    if abs(m - paper) <= noise:
+        return "reproduced (about the paper's size)"
     return "reproduced, larger effect" if m > paper else "reproduced, smaller effect"
+
+
+def resolutions(per_seed: dict, images_per_point: float) -> dict[str, float]:
+    """Points one test image moves each claim's figure: the run's test images for accuracies, the target class's
+    test images (the fewest of any patch) for patching."""
+    one_image = 1 / images_per_point if images_per_point else 0.0
+    supports = [row["target_support"] for _, r in _rows(per_seed, "patching") for row in r["rows"]]
+    per_patch = 100 / min(supports) if supports else 0.0
+    return {c.key: (per_patch if c.experiment == "patching" else 0.0 if c.unit == "x" or c.key == "kernels_gs_vs_cs"
+                    else one_image) for c in CLAIMS}
 
 
 def build_report(per_seed: dict, images_per_point: float, settings: dict) -> dict:
     values = claim_values(per_seed)
+    resolution = resolutions(per_seed, images_per_point)
     claims = []
     for claim in CLAIMS:
         ours = summary(values[claim.key])
@@ -129,9 +159,10 @@ def build_report(per_seed: dict, images_per_point: float, settings: dict) -> dic
         claims.append({"key": claim.key, "experiment": claim.experiment, "claim": claim.text, "paper": claim.paper,
                        "paper_range": [claim.low, claim.high] if claim.low is not None else None, "unit": claim.unit,
                        "source": claim.source, "ours": ours, "values": values[claim.key],
-                       "verdict": verdict(claim, ours)})
+                       "one_image_points": round(resolution[claim.key], 3),
+                       "verdict": verdict(claim, ours, resolution[claim.key])})
     return {"claims": claims, "per_seed": {str(k): v for k, v in per_seed.items()},
-            "images_per_point": images_per_point}
+            "failures": failures(per_seed), "images_per_point": images_per_point}
 
 
 # -- exports ------------------------------------------------------------------------------------------------
@@ -149,10 +180,13 @@ def to_markdown(experiment) -> str:
              f"Profile `{experiment.profile}`, data set {experiment.dataset.name}, seeds {experiment.seeds}, "
              f"{experiment.seconds / 60:.1f} minutes. One test image moves an accuracy by "
              f"{1 / report['images_per_point']:.2f} points ({report['images_per_point']} images per point).", "",
-             "| claim | paper | ours (mean ± std, range) | verdict | source |", "|---|---|---|---|---|"]
+             "| claim | paper | ours (mean ± std, range) | one image | verdict | source |", "|---|---|---|---|---|---|"]
     for c in report["claims"]:
-        lines.append(f"| {c['claim']} | {c['paper']:+g} {c['unit']} | {_fmt(c['ours'])} | {c['verdict']} | "
+        image = f"{c['one_image_points']:.2f} pts" if c.get("one_image_points") else "—"
+        lines.append(f"| {c['claim']} | {c['paper']:+g} {c['unit']} | {_fmt(c['ours'])} | {image} | {c['verdict']} | "
                      f"{c['source']} |")
+    for failed in report.get("failures", []):
+        lines.append(f"- seed {failed['seed']}, {failed['experiment']}: failed: {failed['error']}")
     lines += ["", "Per-seed figures: the CSV export (`report.csv`) and the report page link every figure to its "
               "registry rows."]
     for note in experiment.settings.get("notes", []):
@@ -165,12 +199,15 @@ def flat_rows(experiment) -> list[dict]:
     rows = []
     for seed, results in experiment.report["per_seed"].items():
         for name, result in results.items():
+            if "error" in result:
+                continue
             for item in _items(result):
                 refs = " ".join(f"{v['kind']}#{v['id']}" for v in item.values() if isinstance(v, dict) and "kind" in v)
                 for key, value in item.items():
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        rows.append({"experiment": name, "seed": seed, "row": item.get("method") or
-                                     item.get("route") or item.get("weak") or item.get("target") or "",
+                        label = " / ".join(str(item[k]) for k in ("weak", "method", "preset", "route", "class")
+                                           if item.get(k))
+                        rows.append({"experiment": name, "seed": seed, "row": label,
                                      "figure": key, "value": value, "rows": refs})
     return rows
 

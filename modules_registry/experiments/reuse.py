@@ -25,7 +25,7 @@ def run_reuse(run: SeedRun) -> dict:
     scratch = run.base()
     halves = [run.half(0), run.half(1)]
     rows = []
-    for method in ("gradsplitter", "concern"):
+    for method in run.profile.reuse_methods:
         parts = [run.decomposition(model, method) for model in halves]
         build = _compose(run, parts, f"new-task-{method}", COMPOSE[method])
         rows.append({"method": method, "build": ref(build), "decompositions": [ref(d) for d in parts],

@@ -19,6 +19,7 @@ from modules_registry.experiments.profiles import EXPERIMENTS, PROFILES
 from modules_registry.experiments.report import build_report
 from modules_registry.experiments.reuse import run_reuse
 from modules_registry.experiments.steps import Steps
+from modules_registry.job_runtime import JobInputError
 from modules_registry.models import Dataset, Experiment, Job
 from splitter_engine.runtime import RunContext
 
@@ -29,10 +30,15 @@ def _seed_results(run: SeedRun, chosen: list[str], ctx: RunContext, done: float,
     results = {}
     for i, name in enumerate(chosen):
         ctx.report(done + share * i / len(chosen), name, f"seed {run.seed}: experiment {name!r}")
-        if name == "cost":
-            results[name] = run_cost(run, results.get("reuse"))
-        else:
-            results[name] = RUNNERS[name](run)
+        try:
+            if name == "cost" and "error" in results.get("reuse", {}):
+                results[name] = {"error": "it measures the reuse experiment's steps, and that failed"}
+            elif name == "cost":
+                results[name] = run_cost(run, results.get("reuse"))
+            else:
+                results[name] = RUNNERS[name](run)
+        except JobInputError as exc:  # one experiment's refused or failed step: the others still report
+            results[name] = {"error": str(exc)}
     return results
 
 
