@@ -100,6 +100,15 @@ def _accuracy(r):
               _with(_pct(r["composed_accuracy"]), r["composed"]),
               _with(_pct(r["best_single_accuracy"]), r["best_model"]),
               _with(_pct(r["one_model_accuracy"]), r["one_model"]), _num(r["gain_points"])]])
+def _cost(r):
+    return ("Cost of each route to a classifier of every class",
+            ["route", "wall s", "CPU s", "GPU s", "energy", "retraining / this (CPU s)"],
+            [[route["route"], _seconds(route["seconds"]), _seconds(route["cpu_seconds"]), _seconds(route["gpu_seconds"]),
+              "—" if route["joules"] is None else f"{route['joules']:.0f} J, {route['grams_co2e']:.2f} g CO2e",
+              "—" if route.get("speedup_vs_scratch") is None else f"{route['speedup_vs_scratch']}×"]
+             for route in r["routes"]])
+
+
 TABLES = {"methods": _methods, "patching": _patching, "reuse": _reuse, "accuracy": _accuracy, "cost": _cost}
 
 
