@@ -43,9 +43,14 @@ def with_few_train_images(data: ImageDataset, class_name: str, keep: int) -> Ima
     return dataclasses.replace(data, splits={**data.splits, "train": kept})
 
 
-@functools.lru_cache(maxsize=None)
 def trained(classes: tuple[str, ...] = (), few_of: str = "", keep: int = 0, epochs: int = 6, seed: int = 0):
-    """(model, arch spec, class names) trained on digits-16, optionally with class ``few_of`` nearly absent."""
+    """(model, arch spec, class names) trained on digits-16, optionally with class ``few_of`` nearly absent; trained
+    once per session for each set of arguments, however they are passed (positional or keyword)."""
+    return _trained(tuple(classes), few_of, keep, epochs, seed)
+
+
+@functools.lru_cache(maxsize=None)
+def _trained(classes: tuple[str, ...], few_of: str, keep: int, epochs: int, seed: int):
     data = with_few_train_images(digits(), few_of, keep) if few_of else digits()
     names = list(classes) or list(data.class_names)
     spec = ArchSpec(ARCH, len(names), 1, dict(KWARGS))
