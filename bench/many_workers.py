@@ -15,7 +15,6 @@ ran, and the host's load average before and after; the last line is one JSON obj
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -27,20 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "registry")]
 
-
-@contextlib.contextmanager
-def postgres_database(url: str):
-    """The URL of a fresh database on the server at ``url``, dropped afterwards."""
-    import psycopg
-
-    name = f"hub_many_workers_{os.getpid()}"
-    with psycopg.connect(f"{url}/postgres", autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{url}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from load import postgres_database  # noqa: E402  (bench/load.py, beside this file)
 
 
 def drain_once(workers: int, database: str, media: Path, log_dir: Path) -> dict:
@@ -104,7 +90,9 @@ def main() -> int:
         if args.db == "sqlite":
             results = run(args, {"HUB_SQLITE_PATH": str(work / "hub.sqlite3")}, work)
         else:
-            with postgres_database(args.postgres_url) as url:
+            with postgres_database(args.postgres_url) as url:  # bench/load.py's fresh, dropped-after database
+                if url is None:
+                    return 1
                 results = run(args, {"DATABASE_URL": url}, work)
     print(json.dumps({"host_cores": os.cpu_count(), "drains": results}))
     return 0

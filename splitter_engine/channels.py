@@ -109,6 +109,10 @@ class ChannelGraph:
         """Hidden units kept by a mask over all slots (``...`` x total_slots)."""
         return (mask * self.slot_units().to(mask.device)).sum(-1)
 
+    def unit_fraction(self, mask: torch.Tensor) -> torch.Tensor | None:
+        """Kept fraction of the classifier's hidden units per mask; None when the groups hold none."""
+        return self.kept_units(mask) / self.total_units if self.total_units else None
+
     def kept_kernels(self, mask: torch.Tensor) -> torch.Tensor:
         """Kernels kept by a mask over all slots (``...`` x total_slots)."""
         return (mask * self.slot_kernels().to(mask.device)).sum(-1) + self.fixed_kernels

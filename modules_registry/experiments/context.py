@@ -70,14 +70,6 @@ class SeedRun:
         return self.once(("decomposition", model.pk, method, preset), lambda: self.steps.decompose(
             model, self.dataset, method, preset, overrides, self.seed))
 
-    def decomposition_job(self, pk: int) -> int | None:
-        return Decomposition.objects.filter(pk=pk).values_list("job_id", flat=True).first()
-
-    def build_job(self, pk: int) -> int | None:
-        from modules_registry.models import Build
-
-        return Build.objects.filter(pk=pk).values_list("job_id", flat=True).first()
-
     def modules(self, decomposition: Decomposition) -> dict[str, Module]:
         return {m.class_name: m for m in decomposition.modules.all()}
 

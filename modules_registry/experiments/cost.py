@@ -6,6 +6,12 @@ from __future__ import annotations
 from modules_registry.experiments import energy
 from modules_registry.experiments.context import SeedRun, ref
 from modules_registry.experiments.reuse import run_reuse
+from modules_registry.models import Build, Decomposition
+
+
+def _jobs_of(model, ids: list[int]) -> list[int]:
+    """The jobs that made these rows (a cached build's is another run's job: its cost was not measured here)."""
+    return [pk for pk in model.objects.filter(pk__in=ids).values_list("job_id", flat=True) if pk is not None]
 
 
 def _route(run: SeedRun, name: str, job_ids: list[int]) -> dict:
@@ -25,9 +31,9 @@ def run_cost(run: SeedRun, reuse: dict | None = None) -> dict:
     scratch = run.base()
     routes = [_route(run, "train from scratch", [scratch.job_id])]
     for row in reuse["rows"]:
-        jobs = [d["id"] for d in row["decompositions"]]
-        job_ids = [run.decomposition_job(pk) for pk in jobs] + [run.build_job(row["build"]["id"])]
-        routes.append(_route(run, f"reuse ({row['method']})", [pk for pk in job_ids if pk is not None]))
+        decompositions = [d["id"] for d in row["decompositions"]]
+        job_ids = _jobs_of(Decomposition, decompositions) + _jobs_of(Build, [row["build"]["id"]])
+        routes.append(_route(run, f"reuse ({row['method']})", job_ids))
     for route in routes[1:]:
         route["speedup_vs_scratch"] = (round(routes[0]["cpu_seconds"] / route["cpu_seconds"], 2)
                                        if route["cpu_seconds"] else None)

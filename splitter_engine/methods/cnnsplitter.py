@@ -35,7 +35,7 @@ from splitter_engine.evaluation import channels_last
 from splitter_engine.methods.base import register_decomposer
 from splitter_engine.methods.cnnsplitter_config import CNNSplitterConfig
 from splitter_engine.methods.genetic import GeneLayout, decode, gene_layout, initial_population, next_generation
-from splitter_engine.methods.gradsplitter import search_split
+from splitter_engine.methods.gradsplitter import search_split, unit_metrics
 from splitter_engine.methods.mask_scores import class_activation_means
 from splitter_engine.methods.result import DecompositionResult
 from splitter_engine.methods.staged_fitness import (composed_accuracy, composition_diff, diff_tables,
@@ -175,9 +175,7 @@ class _Search:
 
     def unit_retention(self, masks: torch.Tensor) -> torch.Tensor | None:
         """Kept fraction of the classifier's hidden units of each mask (N); None when they are not masked."""
-        if not self.graph.total_units:
-            return None
-        return self.graph.kept_units(masks.to(self.device)) / self.graph.total_units
+        return self.graph.unit_fraction(masks.to(self.device))
 
     # -- kernel importance ----------------------------------------------------------------------------
     def importance(self, base: torch.Tensor) -> torch.Tensor:
@@ -308,14 +306,6 @@ class _Search:
                             passes_per_gen, setup_seconds, sensitivity_seconds, search_seconds, started)
 
     # -- the result (the only place the test split is read) ---------------------------------------------
-    def _unit_metrics(self, masks: torch.Tensor) -> dict:
-        units = self.unit_retention(masks)
-        if units is None:
-            return {}
-        units = units.cpu()
-        return {"mean_unit_retention": round(float(units.mean()), 5),
-                "unit_retention_per_class": [round(float(r), 5) for r in units]}
-
     def _result(self, history, snapshots, chosen: int, base_val: float, curves, ratio_ranges, safe,
                 layout: GeneLayout, passes_per_gen, setup_seconds, sensitivity_seconds, search_seconds,
                 started) -> DecompositionResult:
@@ -342,7 +332,7 @@ class _Search:
             "mean_retention": round(float(per_class.mean()), 5),
             "retention_per_class": [round(float(r), 5) for r in per_class],
             "total_kernels": int(self.graph.total_kernels), "total_hidden_units": int(self.graph.total_units),
-            **self._unit_metrics(masks.float()),
+            **unit_metrics(self.unit_retention(masks.float())),
             "groups": len(self.group_sizes), "genes": layout.length,
             "generations_run": len(history) - 1, "selected_epoch": chosen, "selected_generation": chosen,
             "sensitivity": {"ratios": [*config.sensitivity_ratios, 1.0],

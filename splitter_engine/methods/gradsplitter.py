@@ -157,7 +157,7 @@ class _Search:
 
     def unit_retention(self, masks: torch.Tensor) -> torch.Tensor | None:
         """Kept fraction of the classifier's hidden units of each module (N); None when they are not masked."""
-        return self.graph.kept_units(masks) / self.graph.total_units if self.graph.total_units else None
+        return self.graph.unit_fraction(masks)
 
     # -- epochs -----------------------------------------------------------------------------------
     def _batches(self):
@@ -288,14 +288,6 @@ class _Search:
                                "reference": "search" if reference > base_val else "base_model"})
         return result
 
-    def _unit_metrics(self, masks: torch.Tensor) -> dict:
-        units = self.unit_retention(masks)
-        if units is None:
-            return {}
-        units = units.cpu()
-        return {"mean_unit_retention": round(float(units.mean()), 5),
-                "unit_retention_per_class": [round(float(r), 5) for r in units]}
-
     def _heads(self, tensors: dict[str, torch.Tensor]) -> ModuleHeads:
         heads = ModuleHeads(self.n, self.config.head_hidden).to(self.device)
         heads.load_state_dict({k: v.to(self.device) for k, v in tensors.items()})
@@ -371,7 +363,7 @@ class _Search:
             "retention_per_class": [round(float(r), 5) for r in per_class],
             "total_kernels": int(self.graph.total_kernels), "groups": len(self.graph.groups),
             "total_hidden_units": int(self.graph.total_units),
-            **self._unit_metrics(masks),
+            **unit_metrics(self.unit_retention(masks)),
             "epochs_run": len(history), "selected_epoch": chosen,
             "seconds": round(total_seconds, 3), "selection_seconds": round(total_seconds - search_seconds, 3),
             "seconds_to_selected": round(setup_seconds + sum(h["seconds"] for h in history[:chosen + 1])
@@ -384,6 +376,15 @@ class _Search:
             method=GradSplitter.name, config=self.config.to_dict(), class_names=self.class_names,
             group_roots=[g.root for g in self.graph.groups], group_sizes=[g.size for g in self.graph.groups],
             masks=snapshot.masks, scoring="head", scoring_tensors=head_tensors, history=history, selected_epoch=chosen, metrics=metrics)
+
+
+def unit_metrics(fractions: torch.Tensor | None) -> dict:
+    """A result's hidden-unit figures from each module's kept fraction (nothing when hidden units are not masked)."""
+    if fractions is None:
+        return {}
+    fractions = fractions.cpu()
+    return {"mean_unit_retention": round(float(fractions.mean()), 5),
+            "unit_retention_per_class": [round(float(r), 5) for r in fractions]}
 
 
 def _mean(values: list[float]) -> float | None:
