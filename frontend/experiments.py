@@ -83,9 +83,12 @@ def _patching(r):
 
 
 def _reuse(r):
-    rows = [[f"new task ({row['method']})", link(row["build"]), _pct(row["composed_accuracy"]),
+    rows = [[f"every class from two half models ({row['method']})", link(row["build"]), _pct(row["composed_accuracy"]),
              _with(_pct(row["scratch_accuracy"]), row["scratch_model"]), _num(row["difference_points"])]
             for row in r["rows"]]
+    rows += [[f"classes {' + '.join(row['classes'])} ({row['method']})", link(row["build"]),
+              _pct(row["composed_accuracy"]), _with(_pct(row["scratch_accuracy"]), row["scratch_model"]),
+              _num(row["difference_points"])] for row in r.get("pairs", [])]
     rp = r["replace"]
     rows.append([f"replace class {rp['target']} (concern)", link(rp["replaced"]), _pct(rp["replaced_accuracy"]),
                  _with(_pct(rp["original_accuracy"]), rp["original"]), _num(rp["difference_points"])])

@@ -1,8 +1,11 @@
-"""Experiment "reuse": a new task from modules. Two models trained on disjoint halves of the classes, decomposed;
-all their modules composed with the builder's linear calibration (GradSplitter, CNNSplitter) or by voting
-(concern identification, as Pan & Rajan), against the same network trained from scratch on every class for the
-same budget. And Pan & Rajan's replace: one class's concern module of the base model swapped for the same
-class's module of another model (the half model that has the class), against the base model's own modules."""
+"""Experiment "reuse": a new task from modules. Two models trained on disjoint halves of the classes, decomposed.
+The papers' own task: one class of each model (the seed picks them) composed into a two-class classifier, against
+the same network trained from scratch on those two classes for the same budget. The harder one: all their modules
+composed into a classifier of every class, against the base model (trained from scratch on every class). Modules
+are composed with the builder's linear calibration (GradSplitter, CNNSplitter) or by voting (concern
+identification, as Pan & Rajan). And Pan & Rajan's replace: one class's concern module of the base model swapped
+for the same class's module of another model (the half model that has the class), against the base model's own
+modules."""
 from __future__ import annotations
 
 from modules_registry.experiments.context import SeedRun, ref, test_accuracy
@@ -32,7 +35,26 @@ def run_reuse(run: SeedRun) -> dict:
                      "half_models": [ref(m) for m in halves], "scratch_model": ref(scratch),
                      "composed_accuracy": build.metrics["accuracy"], "scratch_accuracy": test_accuracy(scratch),
                      "difference_points": round(100 * (build.metrics["accuracy"] - test_accuracy(scratch)), 3)})
-    return {"rows": rows, "replace": _replace(run, halves)}
+    return {"rows": rows, "pairs": _pairs(run, halves), "replace": _replace(run, halves)}
+
+
+def _pairs(run: SeedRun, halves: list) -> list[dict]:
+    """One class of each half model composed, against the network trained from scratch on those two classes."""
+    first, second = (m.class_names for m in halves)
+    pair = [first[run.seed % len(first)], second[run.seed % len(second)]]
+    p = run.profile
+    scratch = run.train(f"pair-{pair[0]}-{pair[1]}", p.architecture, p.arch_kwargs,
+                        run.config(p.train, classes=pair))
+    rows = []
+    for method in run.profile.reuse_methods:
+        modules = [run.modules(run.decomposition(model, method))[c] for model, c in zip(halves, pair)]
+        build = run.steps.build(modules, run.dataset, f"pair-{pair[0]}-{pair[1]}-{method}", **COMPOSE[method])
+        rows.append({"method": method, "classes": pair, "build": ref(build), "modules": [ref(m) for m in modules],
+                     "scratch_model": ref(scratch), "composed_accuracy": build.metrics["accuracy"],
+                     "scratch_accuracy": test_accuracy(scratch),
+                     "test_images": sum(c["support"] for c in build.metrics["per_class"]),
+                     "difference_points": round(100 * (build.metrics["accuracy"] - test_accuracy(scratch)), 3)})
+    return rows
 
 
 def _replace(run: SeedRun, halves: list) -> dict:

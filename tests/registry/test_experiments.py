@@ -88,8 +88,14 @@ def test_tiny_run_fills_the_report_from_real_rows(user, tiny_profile):
         build = Build.objects.get(pk=row["build"]["id"])
         assert row["composed_accuracy"] == build.metrics["accuracy"]
         assert build.class_names == dataset.class_names[:4]
+    (pair,) = seed["reuse"]["pairs"]  # the papers' task: one class of each half model vs scratch on those two
+    build, scratch = Build.objects.get(pk=pair["build"]["id"]), BaseModel.objects.get(pk=pair["scratch_model"]["id"])
+    assert build.class_names == scratch.class_names == pair["classes"]
+    assert pair["classes"][0] in dataset.class_names[:2] and pair["classes"][1] in dataset.class_names[2:4]
+    assert pair["test_images"] == sum(c["support"] for c in build.metrics["per_class"]) > 0
     claims = {c["key"]: c for c in report["claims"]}
     assert claims["reuse_concern"]["ours"]["n"] == 1 and claims["kernels_gs_vs_cs"]["ours"]["n"] == 1
+    assert claims["pair_concern"]["one_image_points"] == round(100 / pair["test_images"], 3)
     assert claims["cost_ratio"]["ours"]["n"] == 1
     assert not {c["experiment"] for c in claims.values()} & {"patching", "accuracy"}  # not run: not claimed
     costs = {r["route"]: r for r in seed["cost"]["routes"]}
