@@ -155,10 +155,10 @@ def verdict(claim: Claim, ours: dict | None, resolution: float = 0.0) -> str:
         if abs(m) <= noise:
             return "reproduced (no loss beyond noise)"
         return "reproduced (a gain here)" if m > 0 else "reproduced (we lose about as much or less)"
+    if abs(m) <= noise:  # a mean inside the paper's range says nothing when the spread reaches zero
+        return f"inconclusive (within noise, ±{noise:.2f} points)"
     if claim.low is not None and claim.low <= m <= claim.high:
         return "reproduced (within the paper's range)"
-    if abs(m) <= noise:
-        return f"inconclusive (within noise, ±{noise:.2f} points)"
     if m < 0:
         return "not reproduced (opposite direction)"
     if abs(m - paper) <= noise:

@@ -217,6 +217,7 @@ def test_a_failed_experiment_is_reported_and_the_others_still_count(user, monkey
     ("reuse_gradsplitter", [0.0, 0.3], 0.37, "reproduced (no loss beyond noise)"),
     ("reuse_gradsplitter", [-6.0, -5.0], 0.37, "not reproduced (we lose more)"),
     ("accuracy_gain", [4.0, 5.0], 0.37, "reproduced (within the paper's range)"),
+    ("accuracy_gain", [10.4, -2.6, 6.3], 0.37, "inconclusive (within noise, ±6.65 points)"),
     ("loss_gs_vs_cs", [3.0, 4.0], 0.37, "reproduced (GradSplitter loses less)"),
     ("loss_gs_vs_cs", [-0.2, 0.3], 0.37, "inconclusive (within noise, ±0.37 points)"),
     ("cost_ratio", [0.8], 0.0, "not reproduced (reuse is not cheaper)"),
