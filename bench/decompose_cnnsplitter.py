@@ -22,9 +22,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.base_models import train_base  # noqa: E402
-from bench.decompose import QUICK_MODELS  # noqa: E402
+from bench.decompose import QUICK_MODELS, bench_data  # noqa: E402
 from splitter_engine.architectures import ArchSpec  # noqa: E402
-from splitter_engine.data import load_builtin  # noqa: E402
 from splitter_engine.extraction import extract_modules  # noqa: E402
 from splitter_engine.methods import get_decomposer  # noqa: E402
 from splitter_engine.runtime import RunContext  # noqa: E402
@@ -68,14 +67,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated subset, e.g. simcnn,resnet18")
     parser.add_argument("--preset", default="fast")
-    parser.add_argument("--dataset", default="digits-32")
+    parser.add_argument("--dataset", default="digits-32",
+                        help="a built-in data set, or an upload's path (.npz, image .zip, CIFAR .tar.gz), e.g. the "
+                             "shapes-32.npz bench/make_shapes.py writes")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="config override")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = load_builtin(args.dataset)
+    data = bench_data(args.dataset)
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     plan = QUICK_MODELS
     if args.models:
