@@ -9,6 +9,8 @@ those figures per run.
     python bench/decompose.py --quick     # narrow models, fast preset (the < 10 min proof)
     python bench/decompose.py             # paper widths, both presets (hours on 2 CPU cores)
     python bench/decompose.py --quick --methods concern   # concern identification (bench/decompose_concern.py)
+    python bench/decompose.py --quick --methods gradsplitter,cnnsplitter   # both splitters and the paper's
+                                         # claim (GradSplitter keeps 19.88 % fewer kernels at less loss)
 """
 from __future__ import annotations
 
@@ -188,6 +190,32 @@ def concern_summary(plan, data: ImageDataset, args) -> dict:
             "threads": args.threads, "seed": args.seed, "seconds": round(time.perf_counter() - started, 1), **result}
 
 
+def cnnsplitter_runs(plan, presets, data: ImageDataset, args) -> list[dict]:
+    """CNNSplitter on the same base models (bench/decompose_cnnsplitter.py prints its own figures)."""
+    from bench.decompose_cnnsplitter import run_one as cnnsplitter_one
+
+    runs = []
+    for name, width, epochs in plan:
+        for preset in presets:
+            row = cnnsplitter_one(name, width, epochs, preset, data, args.seed, "cpu", {})
+            runs.append(row)
+            print("cnnsplitter  " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    return runs
+
+
+def splitters_compared(gradsplitter: list[dict], cnnsplitter: list[dict]) -> list[dict]:
+    """Per model and preset: how many points fewer kernels GradSplitter keeps, and how much less it loses."""
+    rows = []
+    for g in gradsplitter:
+        c = next((c for c in cnnsplitter if (c["model"], c["preset"]) == (g["model"], g["preset"])), None)
+        if c is not None:
+            fewer = round(100 * (c["mean_retention"] - g["mean_retention"]), 2)
+            less_loss = round(100 * (c["accuracy_loss"] - g["accuracy_loss"]), 2)
+            rows.append({"model": g["model"], "preset": g["preset"], "fewer_kernels_points": fewer,
+                         "less_loss_points": less_loss, "claim_holds": fewer > 0 and less_loss >= 0})
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="narrow models, fast preset only")
@@ -198,7 +226,7 @@ def main(argv=None) -> int:
                         help="a built-in data set, or an upload's path (.npz, image .zip, CIFAR .tar.gz), e.g. the "
                              "shapes-32.npz bench/make_shapes.py writes: a data set nothing was tuned on")
     parser.add_argument("--methods", default="gradsplitter",
-                        help="comma-separated: gradsplitter, concern (bench/decompose_concern.py)")
+                        help="comma-separated: gradsplitter, cnnsplitter, concern (bench/decompose_concern.py)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = bench_data(args.data)
@@ -214,7 +242,7 @@ def main(argv=None) -> int:
         print(json.dumps(concern))
         return 0
     runs = []
-    for name, width, epochs in plan:
+    for name, width, epochs in plan if "gradsplitter" in methods else ():
         for preset in presets:
             row = run_one(name, width, epochs, preset, data, timing_batches=5 if args.quick else 3,
                           seed=args.seed)
@@ -223,7 +251,16 @@ def main(argv=None) -> int:
     summary = {"bench": "decompose", "quick": args.quick, "dataset": data.name, "threads": args.threads,
                "seed": args.seed,
                "seconds": round(time.perf_counter() - started, 1), "runs": runs,
-               "targets_met": all(r["accuracy_loss"] <= 0.01 and r["mean_retention"] <= 0.40 for r in runs)}
+               "targets_met": bool(runs) and all(r["accuracy_loss"] <= 0.01 and r["mean_retention"] <= 0.40
+                                                 for r in runs)}
+    if "cnnsplitter" in methods:
+        summary["cnnsplitter"] = cnnsplitter_runs(plan, presets, data, args)
+        summary["gradsplitter_vs_cnnsplitter"] = splitters_compared(runs, summary["cnnsplitter"])
+        for row in summary["gradsplitter_vs_cnnsplitter"]:
+            print(f"{row['model']} ({row['preset']}): GradSplitter keeps {row['fewer_kernels_points']:+.2f} points "
+                  f"fewer kernels and loses {row['less_loss_points']:+.2f} points less than CNNSplitter "
+                  f"(paper: 19.88 fewer, less loss): {'holds' if row['claim_holds'] else 'does not hold'}")
+        summary["seconds"] = round(time.perf_counter() - started, 1)
     if concern is not None:
         summary["concern"] = concern
     print(json.dumps(summary))

@@ -37,7 +37,7 @@ def run_one(name: str, width: float, train_epochs: int, preset: str, data, seed:
     config = decomposer.make_config(preset, seed=seed, **overrides)
 
     def progress(fraction, stage, message, metrics=None):
-        if stage in ("search", "sensitivity"):
+        if stage in ("search", "sensitivity", "setup"):
             print(f"    [{name} {preset}] {message}", flush=True)
 
     started = time.perf_counter()
@@ -60,6 +60,7 @@ def run_one(name: str, width: float, train_epochs: int, preset: str, data, seed:
         "forward_passes_per_generation": m["forward_passes_per_generation"],
         "reference_passes_per_generation": m["reference_passes_per_generation"], "pass_reduction": m["pass_reduction"],
         "sensitive_groups": len(m["sensitivity"]["sensitive_groups"]), "groups": m["groups"],
+        "range_raises": m["sensitivity"]["range_raises"],
     }
 
 

@@ -219,6 +219,24 @@ class _Search:
         logits = self.class_logits(masks.view(self.n * count, -1), classes, self.x_val)
         return masks.to(self.device), logits.view(self.n, count, -1)
 
+    def initial_population(self, layout: GeneLayout, ratio_ranges: list[list[float]], base_val: float):
+        """Population per class from the ratio ranges, evaluated; while its best composition is more than
+        ``init_max_drop`` below the base model on validation, every range moves 0.1 higher and it is drawn again."""
+        config = self.config
+        for raises in range(config.init_raises + 1):
+            bits = [initial_population(self.rng, config.population, layout, ratio_ranges, config.init_temperature)
+                    for _ in range(self.n)]
+            masks, logits = self.evaluate(bits, layout)
+            top = staged_fitness(logits, self.y_val, diff_tables(masks, self.diff_weights), list(range(self.n)),
+                                 config.threshold, config.keep_min, config.keep_max, config.alpha, config.alpha,
+                                 keep_elite=False).top_accuracy
+            full = all(r == [1.0] for r in ratio_ranges)
+            if top >= base_val - config.init_max_drop - 1e-9 or full or raises == config.init_raises:
+                return bits, masks, logits, ratio_ranges, raises
+            self.ctx.report(0.04, "setup", f"initial population at {top:.4f} on validation, more than "
+                            f"{config.init_max_drop:g} below the base model: ratio ranges raised by 0.1")
+            ratio_ranges = [sorted({round(min(r + 0.1, 1.0), 2) for r in rng}) for rng in ratio_ranges]
+
     def run(self) -> DecompositionResult:
         config, ctx = self.config, self.ctx
         started = time.perf_counter()
@@ -236,12 +254,10 @@ class _Search:
                                                config.ratio_floor, config.ratio_cap)
         sensitivity_seconds = time.perf_counter() - t0
         layout = gene_layout(importance, self.group_sizes, config.blocks_small, config.blocks_large, config.large_group)
-        bits = [initial_population(self.rng, config.population, layout, ratio_ranges, config.init_temperature)
-                for _ in range(self.n)]
+        bits, masks, logits, ratio_ranges, raises = self.initial_population(layout, ratio_ranges, base_val)
         setup_seconds = time.perf_counter() - started
 
         slot_weights = self.diff_weights
-        masks, logits = self.evaluate(bits, layout)
         acc_weight = config.alpha
         history, snapshots = [], []
         best_score, stale, passes_per_gen = -1.0, 0, []
@@ -303,12 +319,12 @@ class _Search:
         search_seconds = time.perf_counter() - started
         chosen_gen = max(range(len(history)), key=lambda i: (history[i]["score"], -i))
         return self._result(history, snapshots, chosen_gen, base_val, curves, ratio_ranges, safe, layout,
-                            passes_per_gen, setup_seconds, sensitivity_seconds, search_seconds, started)
+                            passes_per_gen, setup_seconds, sensitivity_seconds, search_seconds, started, raises)
 
     # -- the result (the only place the test split is read) ---------------------------------------------
     def _result(self, history, snapshots, chosen: int, base_val: float, curves, ratio_ranges, safe,
                 layout: GeneLayout, passes_per_gen, setup_seconds, sensitivity_seconds, search_seconds,
-                started) -> DecompositionResult:
+                started, range_raises: int) -> DecompositionResult:
         config = self.config
         masks = snapshots[chosen]
         x_test, y_test = self.data.tensors("test")
@@ -337,7 +353,7 @@ class _Search:
             "generations_run": len(history) - 1, "selected_epoch": chosen, "selected_generation": chosen,
             "sensitivity": {"ratios": [*config.sensitivity_ratios, 1.0],
                             "accuracy": [[round(float(v), 5) for v in row] for row in curves],
-                            "safe_ratio": safe, "ratio_ranges": ratio_ranges,
+                            "safe_ratio": safe, "ratio_ranges": ratio_ranges, "range_raises": range_raises,
                             "sensitive_groups": [g for g, s in enumerate(safe) if s > config.sensitive_above]},
             "forward_passes_per_generation": round(mean_passes, 1),
             "reference_passes_per_generation": reference_passes,

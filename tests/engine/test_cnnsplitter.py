@@ -48,6 +48,7 @@ def test_presets_and_registration():
     ({"parents": 1}, "parents must be between 2"),
     ({"thresholds": [0.9, 1.5]}, "thresholds must lie in [0, 1]"),
     ({"mutation": 2}, "mutation must be between 0 and 1"),
+    ({"init_max_drop": 1.5}, "init_max_drop must be between 0 and 1"),
     ({"generations": 0}, "generations must be between 1 and 10,000"),
     ({"population": 2.5}, "population must be an integer"),
     ({"keep_min": 600}, "keep_min (600) must not exceed keep_max"),
@@ -233,6 +234,31 @@ def test_modules_equal_the_masked_model_after_slicing_and_compose_to_the_reporte
         columns.append(sliced)
     accuracy = float((torch.stack(columns, 1).argmax(1) == y).float().mean())
     assert abs(accuracy - result.metrics["composed_accuracy"]) <= 1 / len(y) + 1e-6
+
+
+@pytest.mark.slow
+def test_a_population_far_below_the_base_model_is_drawn_again_with_higher_ranges():
+    model, _, _ = trained()
+    low = {**TINY, "ratio_floor": 0.1, "ratio_cap": 0.1, "ratio_span": 0.0, "generations": 1}
+
+    def search(**overrides):
+        reports = []
+        config = CNNSplitterConfig.preset("fast", **{**low, **overrides})
+        result = get_decomposer("cnnsplitter").decompose(copy.deepcopy(model), digits(), config,
+                                                         RunContext(progress=lambda *a: reports.append(a)))
+        return result, reports
+
+    off, _ = search(init_max_drop=1.0)
+    assert off.metrics["sensitivity"]["range_raises"] == 0
+    assert set(map(tuple, off.metrics["sensitivity"]["ratio_ranges"])) == {(0.1,)}
+    assert off.history[0]["accuracy"] < off.metrics["val_base_accuracy"] - 0.1  # 10 % of every group: far below
+
+    on, reports = search(init_max_drop=0.1)
+    raises = on.metrics["sensitivity"]["range_raises"]
+    assert raises >= 1 and set(map(tuple, on.metrics["sensitivity"]["ratio_ranges"])) == {(round(0.1 + 0.1 * raises, 2),)}
+    assert sum("ratio ranges raised" in r[2] for r in reports) == raises
+    assert on.history[0]["accuracy"] > off.history[0]["accuracy"]
+    assert on.history[0]["retention"] > off.history[0]["retention"]
 
 
 @pytest.mark.slow
