@@ -219,7 +219,7 @@ class _Search:
         logits = self.class_logits(masks.view(self.n * count, -1), classes, self.x_val)
         return masks.to(self.device), logits.view(self.n, count, -1)
 
-    def initial_population(self, layout: GeneLayout, ratio_ranges: list[list[float]], base_val: float):
+    def first_population(self, layout: GeneLayout, ratio_ranges: list[list[float]], base_val: float):
         """Population per class from the ratio ranges, evaluated; while its best composition is more than
         ``init_max_drop`` below the base model on validation, every range moves 0.1 higher and it is drawn again."""
         config = self.config
@@ -254,7 +254,7 @@ class _Search:
                                                config.ratio_floor, config.ratio_cap)
         sensitivity_seconds = time.perf_counter() - t0
         layout = gene_layout(importance, self.group_sizes, config.blocks_small, config.blocks_large, config.large_group)
-        bits, masks, logits, ratio_ranges, raises = self.initial_population(layout, ratio_ranges, base_val)
+        bits, masks, logits, ratio_ranges, raises = self.first_population(layout, ratio_ranges, base_val)
         setup_seconds = time.perf_counter() - started
 
         slot_weights = self.diff_weights

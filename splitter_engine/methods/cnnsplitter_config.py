@@ -17,7 +17,7 @@ INT_RANGES = {
     "seed": (0, MAX_SEED), "val_per_class": (0, 100_000), "blocks_small": (1, 1000), "blocks_large": (1, 1000),
     "large_group": (1, 100_000), "population": (2, MAX_POPULATION), "parents": (2, MAX_POPULATION),
     "elites": (0, MAX_POPULATION), "generations": (1, MAX_GENERATIONS), "early_stop_patience": (0, MAX_GENERATIONS),
-    "keep_min": (1, 100_000), "init_raises": (0, 10), "keep_max": (1, 100_000), "batch_images": (1, MAX_EVAL_BATCH),
+    "keep_min": (1, 100_000), "keep_max": (1, 100_000), "batch_images": (1, MAX_EVAL_BATCH), "init_raises": (0, 10),
 }
 
 

@@ -255,7 +255,8 @@ def test_a_population_far_below_the_base_model_is_drawn_again_with_higher_ranges
 
     on, reports = search(init_max_drop=0.1)
     raises = on.metrics["sensitivity"]["range_raises"]
-    assert raises >= 1 and set(map(tuple, on.metrics["sensitivity"]["ratio_ranges"])) == {(round(0.1 + 0.1 * raises, 2),)}
+    raised = {(round(0.1 + 0.1 * raises, 2),)}
+    assert raises >= 1 and set(map(tuple, on.metrics["sensitivity"]["ratio_ranges"])) == raised
     assert sum("ratio ranges raised" in r[2] for r in reports) == raises
     assert on.history[0]["accuracy"] > off.history[0]["accuracy"]
     assert on.history[0]["retention"] > off.history[0]["retention"]
