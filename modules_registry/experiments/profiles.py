@@ -48,7 +48,9 @@ QUICK = Profile(
     # 2 epochs: 86-88 % on validation over seeds 1-3, weak on some classes; 1 epoch (10 SGD steps) left a model at
     # chance that calibration alone repairs, so patching measured nothing of the module
     short_train={**SGD, "epochs": 2},
-    methods={"gradsplitter": ("fast", {}),
+    # GradSplitter selects within 1 point, the trade-off the papers report; fast's own half point kept 84 % of this
+    # ResCNN's kernels (seed 1: one validation image is 0.37 points), which says nothing of the papers' claims
+    methods={"gradsplitter": ("fast", {"tolerance": 0.01}),
              # 16 validation images per class (fast: all of them) keep the profile within its 45 minutes
              "cnnsplitter": ("fast", {"generations": 8, "early_stop_patience": 4, "sensitivity_ratios": [0.4, 0.8],
                                       "val_per_class": 16}),
@@ -56,13 +58,15 @@ QUICK = Profile(
     pool_models=10, pool_train={**SGD, "epochs": 10, "batch_size": 32, "dirichlet_alpha": 1.0, "subsample": 0.5},
     # GradSplitter, as ModelFoundry: concern identification refuses a skewed model that never confidently predicts
     # a class it saw few images of (all ten of one measured pool, at 46-86 % test accuracy)
-    pool_method=("gradsplitter", "fast", {"cycles": 4, "refit_head_epochs": 4, "early_stop_patience": 1}),
+    pool_method=("gradsplitter", "fast", {"cycles": 4, "refit_head_epochs": 4, "early_stop_patience": 1,
+                                          "tolerance": 0.01}),
     device="cpu",
     notes=("ResCNN at an eighth of the paper's width on digits, 10 epochs of SGD instead of 200",
            "CNNSplitter: the fast preset with 8 generations (the paper: 200), two sensitivity ratios and 16 validation "
            "images per class",
            "the accuracy experiment's pool: ten models, 10 epochs each on 50 % Dirichlet(1) subsets, decomposed by "
-           "GradSplitter fast shortened to 4 mask cycles"),
+           "GradSplitter fast shortened to 4 mask cycles",
+           "GradSplitter selects within 1 point of the base model (fast: half a point)"),
 )
 
 PAPER = Profile(
