@@ -180,6 +180,19 @@ def bench_data(source: str) -> ImageDataset:
     return load_builtin(source)
 
 
+def config_overrides(items: list[str]) -> dict:
+    """``--set KEY=JSON`` options as config overrides."""
+    return {k: json.loads(v) for k, v in (item.split("=", 1) for item in items)}
+
+
+def models_subset(plan, models: str | None):
+    """The plan's rows whose model is in the comma-separated ``models`` (all of them when empty)."""
+    if not models:
+        return tuple(plan)
+    wanted = set(models.split(","))
+    return tuple(p for p in plan if p[0] in wanted)
+
+
 def concern_summary(plan, data: ImageDataset, args) -> dict:
     """Concern identification on the same models (both presets, reuse, replace): bench/decompose_concern.py."""
     from bench.decompose_concern import concern_bench
@@ -230,11 +243,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = bench_data(args.data)
-    plan = QUICK_MODELS if args.quick else FULL_MODELS
+    plan = models_subset(QUICK_MODELS if args.quick else FULL_MODELS, args.models)
     presets = ("fast",) if args.quick else ("fast", "paper")
-    if args.models:
-        wanted = set(args.models.split(","))
-        plan = tuple(p for p in plan if p[0] in wanted)
     started = time.perf_counter()
     methods = set(args.methods.split(","))
     concern = concern_summary(plan, data, args) if "concern" in methods else None
@@ -249,8 +259,7 @@ def main(argv=None) -> int:
             runs.append(row)
             print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     summary = {"bench": "decompose", "quick": args.quick, "dataset": data.name, "threads": args.threads,
-               "seed": args.seed,
-               "seconds": round(time.perf_counter() - started, 1), "runs": runs,
+               "seed": args.seed, "runs": runs,
                "targets_met": bool(runs) and all(r["accuracy_loss"] <= 0.01 and r["mean_retention"] <= 0.40
                                                  for r in runs)}
     if "cnnsplitter" in methods:
@@ -260,7 +269,7 @@ def main(argv=None) -> int:
             print(f"{row['model']} ({row['preset']}): GradSplitter keeps {row['fewer_kernels_points']:+.2f} points "
                   f"fewer kernels and loses {row['less_loss_points']:+.2f} points less than CNNSplitter "
                   f"(paper: 19.88 fewer, less loss): {'holds' if row['claim_holds'] else 'does not hold'}")
-        summary["seconds"] = round(time.perf_counter() - started, 1)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
     if concern is not None:
         summary["concern"] = concern
     print(json.dumps(summary))

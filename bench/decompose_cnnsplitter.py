@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.base_models import train_base  # noqa: E402
-from bench.decompose import QUICK_MODELS, bench_data  # noqa: E402
+from bench.decompose import QUICK_MODELS, bench_data, config_overrides, models_subset  # noqa: E402
 from splitter_engine.architectures import ArchSpec  # noqa: E402
 from splitter_engine.extraction import extract_modules  # noqa: E402
 from splitter_engine.methods import get_decomposer  # noqa: E402
@@ -78,11 +78,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = bench_data(args.dataset)
-    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
-    plan = QUICK_MODELS
-    if args.models:
-        wanted = set(args.models.split(","))
-        plan = tuple(p for p in plan if p[0] in wanted)
+    overrides = config_overrides(args.set)
+    plan = models_subset(QUICK_MODELS, args.models)
     started = time.perf_counter()
     runs = []
     for name, width, epochs in plan:

@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.base_models import train_base  # noqa: E402
-from bench.decompose import QUICK_MODELS, bench_data  # noqa: E402
+from bench.decompose import QUICK_MODELS, bench_data, config_overrides, models_subset  # noqa: E402
 from splitter_engine.architectures import ArchSpec  # noqa: E402
 from splitter_engine.methods import gradsplitter  # noqa: E402
 from splitter_engine.methods.gradsplitter_config import GradSplitterConfig  # noqa: E402
@@ -86,10 +86,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = bench_data(args.data)
-    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
-    wanted = args.models.split(",")
+    overrides = config_overrides(args.set)
     runs = [candidates_of(name, width, epochs, data, args.seed, overrides)
-            for name, width, epochs in QUICK_MODELS if name in wanted]
+            for name, width, epochs in models_subset(QUICK_MODELS, args.models)]
     rules = [(t, se) for se in (0, 1) for t in TOLERANCES]
     print(f"{data.name}: test loss (points) and kernels kept of each rule's pick; base test accuracy in brackets")
     print("rule".ljust(16) + "".join(f"{r['model']} ({100 * r['base_test']:.1f} %)".rjust(26) for r in runs))
