@@ -256,7 +256,8 @@ def test_scan_measures_every_tau_and_keeps_the_fewest_kernels_within_tolerance()
 def test_replace_swaps_exactly_one_class():
     model, spec, names, _, modules = decomposed("sliced")
     weak, _, _ = trained(epochs=2, seed=1)
-    weak_result = get_decomposer("concern").decompose(weak, digits(), concern("sliced", confidence=0.5))
+    # two epochs leave some classes below 0.5 confidence on some CPUs' float kernels: any positive will do here
+    weak_result = get_decomposer("concern").decompose(weak, digits(), concern("sliced", confidence=0.2))
     weak_modules = extract_modules(weak, spec, weak_result, digits())
     x = digits().tensors("test")[0]
     # the paper's replace: the weak model's module set with the strong model's module for class 7

@@ -38,7 +38,10 @@ def test_modules_far_below_the_base_models_class_f1_are_named():
         starved[4, offset:offset + size] = False
         starved[4, offset] = True  # class 4 keeps one channel per group
     modules = extract_modules(model, spec, dataclasses.replace(result, masks=starved), data)
-    flagged = weak_modules(modules)
-    assert [w["class_name"] for w in flagged] == ["4"]
-    assert flagged[0]["f1"] < flagged[0]["base_f1"] - 0.15 and flagged[0]["base_f1"] > 0.8
+    flagged = {w["class_name"]: w for w in weak_modules(modules)}
+    # this crude decomposition may leave another module weak (which depends on the CPU's float kernels that trained
+    # the model); starving class 4 adds exactly class 4 to the names
+    before = {w["class_name"] for w in weak_modules(extract_modules(model, spec, result, data))}
+    assert "4" not in before and set(flagged) == before | {"4"}
+    assert flagged["4"]["f1"] < flagged["4"]["base_f1"] - 0.15 and flagged["4"]["base_f1"] > 0.8
     assert all(m.base_f1 > 0.5 for m in modules)
