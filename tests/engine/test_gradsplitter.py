@@ -99,7 +99,7 @@ def test_a_real_decomposition_drops_kernels_and_keeps_accuracy(decomposition):
     m = result.metrics
     assert m["base_accuracy"] > 0.95
     assert m["composed_accuracy"] >= m["base_accuracy"] - 0.03
-    assert m["mean_retention"] < 0.85  # 0.80 on an AVX-512 CPU, lower on AVX2: the float kernels differ
+    assert m["mean_retention"] < 0.85  # 0.802 on an AVX-512/AMX host, below 0.8 on earlier hosts (float kernels differ)
     # the fast preset searches every training image and judges epochs on the unseen validation split
     assert m["holdout"] == "dataset_val"
     assert (m["search_images"], m["val_images"]) == (len(data.splits["train"]), len(data.splits["val"]))
